@@ -1,0 +1,87 @@
+"""``syslab`` platform commands: ``systems``, ``run``, plus one sub-app per system."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import sys
+from typing import List, Optional
+
+import typer
+
+app = typer.Typer(help="syslab: ML-systems optimizers against expert strategies.",
+                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+
+
+def _fail(msg: str, code: int = 2) -> None:
+    typer.echo(f"error: {msg}", err=True)
+    raise typer.Exit(code)
+
+
+@app.command("systems")
+def systems_cmd() -> None:
+    """List the registered systems, their primary metric and methods."""
+    from systems.core import SYSTEMS
+
+    for spec in SYSTEMS.values():
+        arrow = "lower" if spec.direction == "min" else "higher"
+        sim = ", simulated" if spec.simulated else ""
+        typer.echo(f"{spec.name:10s} {spec.description}")
+        typer.echo(f"{'':10s} primary metric: {spec.primary_metric} ({arrow} is better{sim})")
+        typer.echo(f"{'':10s} methods: {', '.join(spec.methods)}  (expert: {', '.join(spec.baselines)})")
+
+
+@app.command("run")
+def run_cmd(
+    system: str = typer.Argument(..., help="system name (see `syslab systems`)"),
+    suite: str = typer.Option("smoke", "--suite", "-s", help="smoke | default | full | nightly"),
+    method: Optional[List[str]] = typer.Option(None, "--method", "-m", help="restrict to these methods (repeatable)"),
+    workload: Optional[List[str]] = typer.Option(None, "--workload", "-w", help="restrict to these workloads (repeatable)"),
+    seeds: Optional[int] = typer.Option(None, "--seeds", "-n", help="number of seeds (default: the suite's)"),
+    json_out: bool = typer.Option(False, "--json", help="print the comparison as JSON instead of a table"),
+) -> None:
+    """Run a system's suite as a Prefect flow on Ray, log to MLflow, print the comparison."""
+    from systems.core import UnknownSystemError, get_system
+
+    try:
+        spec = get_system(system)
+        spec.jobs(suite, methods=method, workloads=workload, seeds=seeds)  # validate before starting services
+    except (UnknownSystemError, ValueError) as exc:
+        _fail(str(exc))
+    from flows.run import run_system
+
+    summary = run_system(system=system, suite=suite, methods=method, workloads=workload, seeds=seeds)
+    if json_out:
+        import json
+
+        typer.echo(json.dumps(summary, indent=2, default=str))
+    else:
+        typer.echo("")
+        typer.echo(summary["markdown"])
+        typer.echo(f"{summary['n_ok']} ok, {summary['n_failed']} failed, {summary['wall_s']:.1f}s; "
+                   f"MLflow run {summary['mlflow_run_id']} in {summary['tracking_uri']}")
+    if summary["n_failed"] and summary["n_ok"] == 0:
+        raise typer.Exit(1)
+
+
+def _register_system_apps() -> None:
+    import flows.cli as pkg
+
+    for mod in pkgutil.iter_modules(pkg.__path__):
+        if mod.name in ("main",) or mod.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"flows.cli.{mod.name}")
+        sub = getattr(module, "app", None)
+        if isinstance(sub, typer.Typer):
+            app.add_typer(sub, name=getattr(module, "NAME", mod.name))
+
+
+_register_system_apps()
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        sys.exit(130)

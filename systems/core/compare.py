@@ -1,0 +1,147 @@
+"""The comparison every flow publishes: each method against the expert baseline.
+
+Per workload, each method's primary metric (mean over ok seeds) is divided by the reference
+baseline's in the direction that makes > 1 mean "better than the expert"; per method the
+geometric mean over workloads summarises it. Pure Python so the CLI, flows, nightly and
+dashboard all share it.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from dataclasses import dataclass
+from statistics import mean
+
+from systems.core.types import JobResult, SystemSpec
+
+
+@dataclass
+class ComparisonRow:
+    """One (workload, method) line of the comparison."""
+
+    workload: str
+    method: str
+    is_baseline: bool
+    value: float | None
+    """Mean primary metric over ok seeds (None when every seed failed)."""
+    baseline_method: str | None
+    baseline_value: float | None
+    ratio: float | None
+    """Direction-aware improvement over the baseline (> 1 = better than the expert)."""
+    n_ok: int
+    n_failed: int
+    quality: float | None = None
+    quality_ok: bool | None = None
+
+
+def _agg(results: list[JobResult], metric: str) -> float | None:
+    vals = [r.metrics[metric] for r in results if r.ok and metric in r.metrics
+            and r.metrics[metric] is not None and math.isfinite(r.metrics[metric])]
+    return mean(vals) if vals else None
+
+
+def compare(spec: SystemSpec, results: list[JobResult]) -> list[ComparisonRow]:
+    """Comparison rows, sorted by workload then method order in the spec."""
+    by_key: dict[tuple[str, str], list[JobResult]] = {}
+    for r in results:
+        by_key.setdefault((r.workload, r.method), []).append(r)
+    workloads = sorted({w for w, _ in by_key}, key=lambda w: [r.workload for r in results].index(w))
+    order = {m: i for i, m in enumerate(spec.methods)}
+    rows: list[ComparisonRow] = []
+    for w in workloads:
+        values = {m: _agg(rs, spec.primary_metric) for (ww, m), rs in by_key.items() if ww == w}
+        base_m: str | None = None
+        if spec.reference_baseline and values.get(spec.reference_baseline) is not None:
+            base_m = spec.reference_baseline
+        else:
+            cands = [m for m in spec.baselines if values.get(m) is not None]
+            if cands:
+                base_m = cands[0]
+                for m in cands[1:]:
+                    if spec.better(values[m], values[base_m]):
+                        base_m = m
+        base_v = values.get(base_m) if base_m else None
+        base_q = _agg(by_key[(w, base_m)], spec.quality.metric) if (base_m and spec.quality) else None
+        for m in sorted({m for ww, m in by_key if ww == w}, key=lambda m: order.get(m, 999)):
+            rs = by_key[(w, m)]
+            v = values[m]
+            ratio = spec.improvement(v, base_v) if (v is not None and base_v) else None
+            row = ComparisonRow(workload=w, method=m, is_baseline=m in spec.baselines, value=v,
+                                baseline_method=base_m, baseline_value=base_v, ratio=ratio,
+                                n_ok=sum(r.ok for r in rs), n_failed=sum(not r.ok for r in rs))
+            if spec.quality:
+                q = _agg(rs, spec.quality.metric)
+                row.quality = q
+                if q is not None and base_q is not None:
+                    g = spec.quality
+                    row.quality_ok = (q >= base_q - g.tolerance) if g.direction == "max" else (q <= base_q + g.tolerance)
+            rows.append(row)
+    return rows
+
+
+def geomean(values: list[float]) -> float | None:
+    vals = [v for v in values if v is not None and v > 0 and math.isfinite(v)]
+    return math.exp(sum(math.log(v) for v in vals) / len(vals)) if vals else None
+
+
+def geomeans(rows: list[ComparisonRow]) -> dict[str, float | None]:
+    """Per method: the geometric mean of its ratios over workloads."""
+    out: dict[str, list[float]] = {}
+    for r in rows:
+        out.setdefault(r.method, [])
+        if r.ratio is not None:
+            out[r.method].append(r.ratio)
+    return {m: geomean(v) for m, v in out.items()}
+
+
+def _fmt(v: float | None, digits: int = 4) -> str:
+    if v is None:
+        return "-"
+    if v != 0 and (abs(v) >= 1e5 or abs(v) < 1e-3):
+        return f"{v:.3e}"
+    return f"{v:.{digits}g}"
+
+
+def table_rows(spec: SystemSpec, rows: list[ComparisonRow]) -> list[dict[str, str]]:
+    """Rows as dicts of strings (for Prefect table artifacts, CSV and printing)."""
+    out = []
+    for r in rows:
+        d = {"workload": r.workload, "method": r.method + (" (expert)" if r.is_baseline else ""),
+             spec.primary_metric: _fmt(r.value), "vs expert": _fmt(r.ratio, 3) + ("x" if r.ratio else ""),
+             "expert": r.baseline_method or "-", "ok/failed": f"{r.n_ok}/{r.n_failed}"}
+        if spec.quality:
+            d[spec.quality.metric] = _fmt(r.quality)
+            d["quality ok"] = {True: "yes", False: "NO", None: "-"}[r.quality_ok]
+        out.append(d)
+    for m, g in geomeans(rows).items():
+        d = {k: "" for k in (out[0] if out else {})}
+        d.update({"workload": "GEOMEAN", "method": m, "vs expert": _fmt(g, 3) + ("x" if g else "")})
+        out.append(d)
+    return out
+
+
+def to_markdown(spec: SystemSpec, rows: list[ComparisonRow]) -> str:
+    trs = table_rows(spec, rows)
+    if not trs:
+        return "_no results_\n"
+    cols = list(trs[0])
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join(r.get(c, "") for c in cols) + " |" for r in trs]
+    direction = "lower" if spec.direction == "min" else "higher"
+    note = (f"\n`vs expert` > 1 means better than the expert baseline on `{spec.primary_metric}` "
+            f"({direction} is better){'; figures are simulated' if spec.simulated else ''}.\n")
+    return "\n".join(lines) + "\n" + note
+
+
+def to_csv(spec: SystemSpec, rows: list[ComparisonRow]) -> str:
+    buf = io.StringIO()
+    fields = ["workload", "method", "is_baseline", "value", "baseline_method", "baseline_value", "ratio",
+              "n_ok", "n_failed", "quality", "quality_ok"]
+    w = csv.DictWriter(buf, fieldnames=["system", "metric", "direction", *fields])
+    w.writeheader()
+    for r in rows:
+        w.writerow({"system": spec.name, "metric": spec.primary_metric, "direction": spec.direction,
+                    **{f: getattr(r, f) for f in fields}})
+    return buf.getvalue()

@@ -1,0 +1,49 @@
+"""Run one Job safely: the function a Ray task calls.
+
+Whatever the system's runner does, :func:`execute` returns a JobResult: an exception becomes a
+``failed`` result with the traceback, so one bad job never sinks a sweep.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+
+from systems.core.env import hardware_description, seed_everything
+from systems.core.registry import get_system
+from systems.core.types import Job, JobResult
+
+
+def execute(job: Job) -> JobResult:
+    """Run ``job`` with its system's runner; never raises for errors inside the job."""
+    t0 = time.perf_counter()
+    hardware = hardware_description()
+    try:
+        spec = get_system(job.system)
+    except Exception as exc:  # unknown system on this worker
+        return JobResult.failed(job, f"{type(exc).__name__}: {exc}", hardware=hardware)
+    is_baseline = job.method in spec.baselines
+    try:
+        seed_everything(job.seed)
+        result = spec.run_fn()(job)
+        if not isinstance(result, JobResult):
+            raise TypeError(f"{spec.runner} returned {type(result).__name__}, expected JobResult")
+    except BaseException as exc:  # noqa: BLE001 - KeyboardInterrupt/SystemExit inside a job are failures too
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        err = "".join(traceback.format_exception(exc)).strip()
+        return JobResult.failed(job, err, is_baseline=is_baseline, hardware=hardware,
+                                wall_s=time.perf_counter() - t0)
+    result.is_baseline = is_baseline
+    result.suite = job.suite
+    result.job_params = dict(job.params)
+    result.simulated = result.simulated or spec.simulated
+    if not result.hardware:
+        result.hardware = hardware
+    if not result.wall_s:
+        result.wall_s = time.perf_counter() - t0
+    if result.ok and spec.primary_metric not in result.metrics:
+        result.status = "failed"
+        result.error = (f"{spec.runner} returned no primary metric {spec.primary_metric!r} "
+                        f"(metrics: {sorted(result.metrics)})")
+    return result
