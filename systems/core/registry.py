@@ -17,16 +17,25 @@ from systems.core.types import SystemSpec
 _BUILTIN_ORDER = ("mapper", "precision", "hag", "layerwise", "moe")
 
 
+BROKEN: dict[str, str] = {}
+"""Systems whose package failed to import: name -> error text (shown by lookups and listings)."""
+
+
 def _discover() -> dict[str, SystemSpec]:
     import systems
 
     found: dict[str, SystemSpec] = {}
+    BROKEN.clear()
     names = [m.name for m in pkgutil.iter_modules(systems.__path__) if m.ispkg and m.name != "core"]
     names.sort(key=lambda n: (_BUILTIN_ORDER.index(n) if n in _BUILTIN_ORDER else 99, n))
     modules = [f"systems.{n}" for n in names]
     modules += [m.strip() for m in os.environ.get("SYSLAB_EXTRA_SYSTEMS", "").split(",") if m.strip()]
     for mod_name in modules:
-        mod = importlib.import_module(mod_name)
+        try:
+            mod = importlib.import_module(mod_name)
+        except Exception as exc:  # one broken system must not hide the others
+            BROKEN[mod_name.rsplit(".", 1)[-1]] = f"{type(exc).__name__}: {exc}"
+            continue
         spec = getattr(mod, "SPEC", None)
         if isinstance(spec, SystemSpec):
             found[spec.name] = spec
@@ -92,6 +101,8 @@ def get_system(name: str) -> SystemSpec:
     """Return the spec for ``name``; a typo fails naming the known systems."""
     if name in SYSTEMS:
         return SYSTEMS[name]
+    if name in BROKEN:
+        raise UnknownSystemError(f"system {name!r} failed to import: {BROKEN[name]}")
     known = sorted(SYSTEMS)
     close = difflib.get_close_matches(name, known, n=1)
     hint = f" Did you mean {close[0]!r}?" if close else ""

@@ -1,0 +1,114 @@
+"""Where Ray runs: an embedded local Ray sized to the machine, or the cluster ``RAY_ADDRESS`` names.
+
+Retry policy (decided once, here): **Ray** retries a job whose worker process or node dies
+(``max_retries``, system failures only), **Prefect** does not retry (``retries=0``). Why:
+under ``RayTaskRunner`` the Prefect task engine runs *inside* the Ray worker, so when the worker
+dies the Prefect retry logic dies with it; only Ray can re-run the task. Application errors are
+not retried by either: :func:`systems.core.execute.execute` turns them into a ``failed``
+JobResult (a deterministic failure would only fail again), so the flow always finishes.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from prefect_ray.task_runners import RayTaskRunner
+
+RAY_MAX_RETRIES = int(os.environ.get("SYSLAB_RAY_MAX_RETRIES", "2"))
+"""How often Ray re-runs a job whose worker died (system failures only)."""
+
+
+def ray_address() -> str | None:
+    """``$RAY_ADDRESS`` (``auto``, ``ray://head:10001``, ``host:6379``) or None for embedded Ray."""
+    return os.environ.get("RAY_ADDRESS") or None
+
+
+def local_init_kwargs() -> dict[str, Any]:
+    """``ray.init`` arguments for the embedded default: all cores, no dashboard, quiet."""
+    kwargs: dict[str, Any] = {
+        "num_cpus": int(os.environ.get("SYSLAB_RAY_NUM_CPUS", os.cpu_count() or 1)),
+        "include_dashboard": False,
+        # Job outcomes (errors included) come back in JobResults and the driver logs progress;
+        # forwarding every worker's Prefect chatter adds noise. SYSLAB_RAY_LOG_TO_DRIVER=1 turns it on.
+        "log_to_driver": os.environ.get("SYSLAB_RAY_LOG_TO_DRIVER", "0") == "1",
+        "configure_logging": True,
+        "logging_level": "warning",
+    }
+    gpus = os.environ.get("SYSLAB_RAY_NUM_GPUS")
+    if gpus is not None:  # logical GPUs: lets CI exercise GPU scheduling without a GPU
+        kwargs["num_gpus"] = int(gpus)
+    return kwargs
+
+
+class SyslabRayTaskRunner(RayTaskRunner):
+    """``RayTaskRunner`` that reads ``RAY_ADDRESS`` when the flow starts, not at import time."""
+
+    def __init__(self, address: str | None = None, init_kwargs: dict | None = None):
+        super().__init__(address=address, init_kwargs=init_kwargs)
+
+    def duplicate(self):
+        return type(self)(address=self.address, init_kwargs=self.init_kwargs)
+
+    def __enter__(self):
+        # Workers receive the driver's *settings context* (prefect-ray serialises it), so the
+        # API URL must be in the settings, not only in the environment. With an ephemeral API
+        # the driver's temporary server is pinned there for the lifetime of this runner.
+        from prefect.settings import PREFECT_API_URL, temporary_settings
+
+        self._settings_cm = None
+        if not PREFECT_API_URL.value():
+            self._settings_cm = temporary_settings(updates={PREFECT_API_URL: prefect_api_url()})
+            self._settings_cm.__enter__()
+        if self.address is None and not self.init_kwargs:
+            addr = ray_address()
+            if addr:
+                self.address = addr
+                self.init_kwargs = {"log_to_driver": True}
+            else:
+                self.init_kwargs = local_init_kwargs()
+                # Local workers report to the driver's Prefect API, ephemeral included; without
+                # this each worker would start (and record into) its own temporary server.
+                self.init_kwargs["runtime_env"] = {"env_vars": worker_env()}
+        os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+        return super().__enter__()
+
+    def __exit__(self, *exc_info):
+        try:
+            super().__exit__(*exc_info)
+        finally:
+            if self._settings_cm is not None:
+                self._settings_cm.__exit__(None, None, None)
+                self._settings_cm = None
+
+
+def prefect_api_url() -> str:
+    """The API the driver talks to: ``PREFECT_API_URL`` or the ephemeral server it started."""
+    from prefect.settings import PREFECT_API_URL
+
+    url = PREFECT_API_URL.value()
+    if url:
+        return url
+    from prefect.server.api.server import SubprocessASGIServer
+
+    server = SubprocessASGIServer()  # the driver's singleton; started by the flow run already
+    server.start()
+    return server.api_url
+
+
+def worker_env() -> dict[str, str]:
+    """Environment for local Ray workers: the driver's Prefect API, quiet task logs."""
+    return {
+        "PREFECT_API_URL": prefect_api_url(),
+        "PREFECT_LOGGING_LEVEL": os.environ.get("SYSLAB_WORKER_LOG_LEVEL", "WARNING"),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "RAY_USAGE_STATS_ENABLED": "0",
+    }
+
+
+def remote_options_for(wants_gpu: bool, cluster_gpus: float) -> dict[str, Any]:
+    """Ray options for one job: 1 CPU, 1 GPU when wanted and the cluster has one, retries."""
+    opts: dict[str, Any] = {"num_cpus": 1, "max_retries": RAY_MAX_RETRIES, "retry_exceptions": False}
+    if wants_gpu and cluster_gpus >= 1:
+        opts["num_gpus"] = 1
+    return opts

@@ -1,0 +1,406 @@
+"""AutoGuide: turn one evaluation outcome into feedback for the next proposal.
+
+Three levels, selectable for the ablation (the paper's "Agent-System Interface"):
+
+- ``score`` — the number only (what a scalar tuner such as OpenTuner sees): the simulated time,
+  or "failed" without any reason.
+- ``raw``   — the system's own output: status, the error message with its line/column, the time.
+- ``guide`` — explain + suggest: what went wrong in words, the offending statement quoted
+  (compile errors are localised to the statement that contains the failing line, in the spirit
+  of SPoC's compile-error credit assignment), and concrete edits to try (stride error → which
+  layout; OOM in FBMEM → ZCMEM/SYSMEM or ``InstanceLimit``; copy-dominated profile →
+  placement). Suggestions are also returned as structured :class:`Suggestion` objects so the
+  offline ``evolve`` optimizer can act on them the way an LLM acts on the text.
+
+The outcome is read duck-typed (``status, message, line, column, error_kind, time_s,
+lower_bound_s, profile``) as produced by :func:`systems.mapper.evaluate.evaluate_mapper`.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+LEVELS: tuple[str, ...] = ("score", "raw", "guide")
+"""Feedback levels, least to most informative."""
+
+
+@dataclass
+class Suggestion:
+    """One concrete edit AutoGuide proposes (machine-readable twin of a sentence in the text)."""
+
+    action: str
+    """``set_layout`` | ``set_memory`` | ``instance_limit`` | ``collect`` | ``set_proc`` | ``remap`` | ``fix_statement``."""
+    task: str | None = None
+    """Task the edit concerns (None = the statement at ``line``)."""
+    region: str | None = None
+    """Region the edit concerns, when any."""
+    value: str | None = None
+    """New value: a memory kind, a layout constraint, a processor kind, a limit."""
+    line: int | None = None
+    """Source line of the statement to change (compile / mapping errors)."""
+    text: str = ""
+    """The sentence shown to the proposer."""
+
+
+@dataclass
+class Feedback:
+    """What the proposer sees after one iteration."""
+
+    level: str
+    """Feedback level that produced it (``score``/``raw``/``guide``)."""
+    status: str
+    """Outcome status: ``ok`` | ``compile_error`` | ``mapping_error`` | ``runtime_error`` | ``malformed``."""
+    time_s: float | None
+    """Simulated time when ok."""
+    text: str
+    """The feedback text handed to the proposer (LLM prompt / evolve)."""
+    line: int | None = None
+    """Failing source line (None at ``score`` level or when not a source error)."""
+    statement: str | None = None
+    """The failing statement's text (``guide`` only)."""
+    suggestions: list[Suggestion] = field(default_factory=list)
+    """Structured suggestions (``guide`` only)."""
+    error_kind: str | None = None
+    """The outcome's error class, visible from ``raw`` up."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"level": self.level, "status": self.status, "time_s": self.time_s, "text": self.text,
+                "line": self.line, "error_kind": self.error_kind,
+                "suggestions": [s.__dict__ for s in self.suggestions]}
+
+
+# ----------------------------------------------------------------------------------------------
+# helpers
+
+def _fmt_t(t: float | None) -> str:
+    if t is None or not math.isfinite(t):
+        return "n/a"
+    if t >= 1:
+        return f"{t:.4f} s"
+    return f"{t * 1e3:.4f} ms"
+
+
+def _fmt_bytes(b: float) -> str:
+    for unit, div in (("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
+        if b >= div:
+            return f"{b / div:.2f} {unit}"
+    return f"{b:.0f} B"
+
+
+def statement_at(text: str, line: int | None) -> tuple[str | None, int | None]:
+    """The whole statement containing source ``line`` (1-based) and its first line.
+
+    A ``def`` block is one statement (from ``def`` to its closing brace); otherwise a statement
+    runs from the line after the previous ``;``/``}`` to the ``;`` that ends it.
+    """
+    if not line or line < 1:
+        return None, None
+    lines = text.splitlines()
+    if line > len(lines):
+        return None, None
+    # function blocks: find a def whose braces enclose the line
+    depth = 0
+    start = None
+    for i, raw in enumerate(lines, 1):
+        code = raw.split("#", 1)[0].split("//", 1)[0]
+        if depth == 0 and re.match(r"\s*def\s", code):
+            start = i
+        depth += code.count("{") - code.count("}")
+        if start is not None and depth <= 0:
+            if start <= line <= i:
+                return "\n".join(lines[start - 1:i]).strip(), start
+            start = None
+            depth = 0
+    # plain statement: walk back to the previous terminator
+    s = line
+    while s > 1:
+        prev = lines[s - 2].split("#", 1)[0].split("//", 1)[0].rstrip()
+        if prev == "" or prev.endswith(";") or prev.endswith("}"):
+            break
+        s -= 1
+    e = line
+    while e < len(lines) and not lines[e - 1].split("#", 1)[0].rstrip().endswith(";"):
+        e += 1
+    return "\n".join(lines[s - 1:e]).strip(), s
+
+
+_KINDS = ("GPU", "OMP", "CPU")
+_MEMS = ("FBMEM", "ZCMEM", "SYSMEM", "SOCKMEM", "RDMEM")
+
+
+def _names_in(message: str, names) -> list[str]:
+    """Known names that occur in ``message`` as whole words, longest first (so task_10 beats task_1)."""
+    found = []
+    for n in sorted(set(names), key=len, reverse=True):
+        if re.search(rf"(?<![\w]){re.escape(n)}(?![\w])", message) and not any(n in f for f in found):
+            found.append(n)
+    return found
+
+
+def _app_names(app) -> tuple[list[str], list[str], dict[str, set[str]]]:
+    tasks, regions, variants = [], [], {}
+    if app is None:
+        return tasks, regions, variants
+    for t in getattr(app, "tasks", []) or []:
+        tasks.append(t.name)
+        variants[t.name] = set(getattr(t, "variants", ()) or ())
+        for r in getattr(t, "regions", []) or []:
+            regions.append(r if isinstance(r, str) else getattr(r, "name", str(r)))
+    for r in getattr(app, "regions", []) or []:
+        regions.append(getattr(r, "name", str(r)))
+    return tasks, sorted(set(regions)), variants
+
+
+def _current_layout(mapper: str, task: str | None, region: str | None) -> str | None:
+    """The order constraint (C_order/F_order) the mapper's most specific Layout gives (task, region)."""
+    best, best_score = None, -1
+    for m in re.finditer(r"^\s*Layout\s+(\S+)\s+(\S+)\s+(\S+)\s+([^;]*);", mapper, re.M):
+        t, r, _mem, cons = m.groups()
+        if t not in ("*", task) or r not in ("*", region):
+            continue
+        score = (t != "*") * 2 + (r != "*")
+        order = "F_order" if "F_order" in cons else ("C_order" if "C_order" in cons else None)
+        if order and score >= best_score:
+            best, best_score = order, score
+    return best
+
+
+# ----------------------------------------------------------------------------------------------
+# the three levels
+
+def autoguide(outcome, mapper: str = "", level: str = "guide", app=None,
+              best_time_s: float | None = None) -> Feedback:
+    """Feedback for ``outcome`` of evaluating ``mapper`` at ``level`` (``score``/``raw``/``guide``)."""
+    if level not in LEVELS:
+        raise ValueError(f"unknown feedback level {level!r}; valid: {', '.join(LEVELS)}")
+    status = getattr(outcome, "status", "runtime_error")
+    t = getattr(outcome, "time_s", None)
+    if level == "score":
+        text = f"score: time {_fmt_t(t)}" if status == "ok" else "score: failed (no time)"
+        return Feedback(level, status, t if status == "ok" else None, text)
+    msg = str(getattr(outcome, "message", "") or "")
+    line = getattr(outcome, "line", None)
+    col = getattr(outcome, "column", None)
+    kind = getattr(outcome, "error_kind", None)
+    if level == "raw":
+        if status == "ok":
+            text = f"status: ok; simulated time {_fmt_t(t)}"
+            if msg:
+                text += f"; {msg}"
+        else:
+            loc = f" at line {line}" + (f", column {col}" if col else "") if line else ""
+            text = f"status: {status}{loc}: {msg}"
+        return Feedback(level, status, t if status == "ok" else None, text, line=line, error_kind=kind)
+    return _guide(outcome, mapper, app, best_time_s)
+
+
+def malformed_feedback(level: str, reason: str) -> Feedback:
+    """Feedback for a proposal that was not a mapper at all (e.g. an LLM reply with no DSL)."""
+    if level == "score":
+        return Feedback(level, "malformed", None, "score: failed (no time)")
+    text = f"status: malformed reply: {reason}"
+    if level == "guide":
+        text += ("\nExplanation: the reply did not contain a mapper in the DSL. "
+                 "Suggestion: answer with the complete mapper inside one ```mapper ... ``` block, "
+                 "statements ending in ';', no prose inside the block.")
+    return Feedback(level, "malformed", None, text, error_kind="malformed")
+
+
+def _guide(outcome, mapper: str, app, best_time_s: float | None) -> Feedback:
+    status = getattr(outcome, "status", "runtime_error")
+    msg = str(getattr(outcome, "message", "") or "")
+    line = getattr(outcome, "line", None)
+    kind = (getattr(outcome, "error_kind", None) or "").lower()
+    t = getattr(outcome, "time_s", None)
+    tasks, regions, variants = _app_names(app)
+    mtasks = _names_in(msg, tasks)
+    mregions = [r for r in _names_in(msg, regions) if r not in mtasks]
+    mmems = [m for m in _MEMS if re.search(rf"\b{m}\b", msg)]
+    mkinds = [k for k in _KINDS if re.search(rf"\b{k}\b", msg)]
+    task = mtasks[0] if mtasks else None
+    region = mregions[0] if mregions else None
+    stmt, stmt_line = statement_at(mapper, line)
+    sugg: list[Suggestion] = []
+    parts: list[str] = []
+
+    if status == "ok":
+        return _guide_ok(outcome, mapper, app, best_time_s)
+
+    where = f" (line {line})" if line else ""
+    parts.append(f"status: {status}{where}: {msg}")
+    if stmt:
+        parts.append(f"Failing statement (starts at line {stmt_line}):\n    " + stmt.replace("\n", "\n    "))
+
+    if status == "compile_error":
+        if kind == "syntax":
+            expl = ("the DSL parser rejected this statement. Statements end with ';', function bodies are "
+                    "in braces, and keywords are Task, Region, Layout, InstanceLimit, CollectMemory, "
+                    "IndexTaskMap, SingleTaskMap.")
+            tip = "rewrite only this statement in valid DSL syntax (compare with the reference); keep the rest."
+        elif kind == "undefined_name":
+            expl = "a name used here is not defined at this point (a function, a machine space or a variable)."
+            tip = ("define it before use (e.g. `m = Machine(GPU);` or a `def f(Task task) {...}`), "
+                   "or refer to a name that exists; task and region names must match the application's.")
+        elif kind == "arg_count":
+            expl = "a function is called with the wrong number of arguments."
+            tip = ("mapping functions named in IndexTaskMap/SingleTaskMap take exactly one argument "
+                   "`(Task task)`; helper calls must pass as many arguments as the def declares.")
+        else:
+            expl = f"the mapper does not compile ({kind or 'error'})."
+            tip = "fix the statement quoted above; the rest of the mapper compiled."
+        parts += [f"Explanation: {expl}", f"Suggestion: {tip}"]
+        sugg.append(Suggestion("fix_statement", line=stmt_line or line, text=tip))
+    elif kind in ("index_out_of_bounds", "not_a_processor", "dimension", "stride_machine"):
+        expl = ("the index-launch mapping function returned a point outside the machine space"
+                if kind == "index_out_of_bounds" else
+                "a mapping function must return a tuple of integers that indexes a machine space")
+        tip = ("bound each coordinate: block = `ip[i] * m.size[d] / task.ispace[i]`, cyclic = "
+               "`ip[i] % m.size[d]`; a merged space `m.merge(0, 1)` has one coordinate of size nodes*gpus.")
+        parts += [f"Explanation: {expl}" + (f" (task {task})" if task else "") + ".", f"Suggestion: {tip}"]
+        sugg.append(Suggestion("remap", task=task, line=stmt_line or line, text=tip))
+    elif kind == "no_variant":
+        have = sorted(variants.get(task, set())) if task else []
+        want = mkinds[0] if mkinds else None
+        alt = [k for k in _KINDS if k in have and k != want]
+        expl = (f"task {task or '?'} was forced onto {want or 'a processor kind'} but has no variant for it"
+                + (f"; it has variants for {', '.join(have)}" if have else ""))
+        tip = (f"list a kind it supports first, e.g. `Task {task} {','.join(alt) or 'CPU'};`, "
+               f"and make its IndexTaskMap/SingleTaskMap return a processor of that kind.") if task else \
+            "give the task a processor kind it has a variant for."
+        parts += [f"Explanation: {expl}.", f"Suggestion: {tip}"]
+        sugg.append(Suggestion("set_proc", task=task, value=(alt[0] if alt else None), line=line, text=tip))
+    elif kind == "stride" or "stride" in msg.lower():
+        cur = _current_layout(mapper, task, region)
+        want = "F_order" if "F_order" in msg and "C_order" not in msg.split("F_order")[0][-40:] else None
+        if want is None:
+            m = re.search(r"(?:expect\w*|requires?|needs?)\D{0,20}(C_order|F_order|SOA|AOS)", msg)
+            want = m.group(1) if m else ("C_order" if cur == "F_order" else "F_order")
+        expl = (f"task {task or '?'} calls a library kernel (cuBLAS-style GEMM) that requires a specific "
+                f"stride for region {region or '?'}; the instance's layout ({cur or 'default'}) does not match.")
+        tip = (f"add a layout for exactly that task and region: `Layout {task or '*'} {region or '*'} * SOA {want};` "
+               f"(or change the general Layout rule to {want}).")
+        parts += [f"Explanation: {expl}", f"Suggestion: {tip}"]
+        sugg.append(Suggestion("set_layout", task=task, region=region, value=want, text=tip))
+    elif kind == "oom" or "out of memory" in msg.lower():
+        mem = mmems[0] if mmems else "FBMEM"
+        alt = {"FBMEM": "ZCMEM", "ZCMEM": "SYSMEM", "SYSMEM": "SYSMEM", "SOCKMEM": "SYSMEM"}.get(mem, "SYSMEM")
+        big = _largest_region_of(app, task, exclude=())
+        expl = (f"{mem} ran out of capacity" + (f" while mapping task {task}" if task else "") +
+                ("; too many instances are live at once (tasks run ahead of their consumers)"
+                 if mem == "FBMEM" else "") + ".")
+        tips = []
+        if task:
+            tips.append(f"cap run-ahead with `InstanceLimit {task} 1;`")
+            sugg.append(Suggestion("instance_limit", task=task, value="1", text=tips[-1]))
+        reg = region or big
+        if reg:
+            tips.append(f"place the large region {reg} in {alt}: `Region {task or '*'} {reg} {'GPU' if mem in ('FBMEM','ZCMEM') else '*'} {alt};`")
+            sugg.append(Suggestion("set_memory", task=task, region=reg, value=alt, text=tips[-1]))
+        if task:
+            tips.append(f"let read-only inputs be collected: `CollectMemory {task} *;`")
+            sugg.append(Suggestion("collect", task=task, text=tips[-1]))
+        parts += [f"Explanation: {expl}", "Suggestion: " + "; or ".join(tips or [f"use {alt} for big regions"]) + "."]
+    else:
+        expl = f"the run failed ({kind or status})."
+        parts += [f"Explanation: {expl}", "Suggestion: revert the last change or change the statement named in the message."]
+        if task:
+            sugg.append(Suggestion("set_proc", task=task, line=line, text="change the failing task's placement"))
+    return Feedback("guide", status, None, "\n".join(parts), line=line, statement=stmt,
+                    suggestions=sugg, error_kind=kind or None)
+
+
+def _largest_region_of(app, task: str | None, exclude=()) -> str | None:
+    if app is None:
+        return None
+    sizes = {getattr(r, "name", str(r)): float(getattr(r, "size_bytes", 0) or 0)
+             for r in getattr(app, "regions", []) or []}
+    names = list(sizes)
+    if task:
+        for t in getattr(app, "tasks", []) or []:
+            if t.name == task:
+                names = [getattr(r, "name", r) if not isinstance(r, str) else r for r in t.regions]
+    names = [n for n in names if n not in exclude]
+    return max(names, key=lambda n: sizes.get(n, 0.0)) if names else None
+
+
+def _pget(profile: dict, *keys, default=None):
+    for k in keys:
+        if isinstance(profile, dict) and k in profile and profile[k] is not None:
+            return profile[k]
+    return default
+
+
+def _guide_ok(outcome, mapper: str, app, best_time_s: float | None) -> Feedback:
+    t = getattr(outcome, "time_s", None)
+    lb = getattr(outcome, "lower_bound_s", None)
+    profile = getattr(outcome, "profile", None) or {}
+    tasks, regions, variants = _app_names(app)
+    parts = [f"status: ok; simulated time {_fmt_t(t)}"]
+    if best_time_s is not None and t is not None:
+        if t < best_time_s:
+            parts.append(f"New best (previous best {_fmt_t(best_time_s)}, {best_time_s / t:.3f}x faster).")
+        else:
+            parts.append(f"Not better than the best so far ({_fmt_t(best_time_s)}; this one is "
+                         f"{t / best_time_s:.3f}x slower).")
+    if lb and t:
+        parts.append(f"Lower bound under the model: {_fmt_t(lb)} (this mapper is {t / lb:.2f}x above it).")
+    sugg: list[Suggestion] = []
+
+    task_time: dict = _pget(profile, "task_time_s", "per_task_time_s", "task_time", default={}) or {}
+    copy_bytes: dict = _pget(profile, "copy_bytes", "copy_bytes_per_channel", "channel_bytes", default={}) or {}
+    copy_time = _pget(profile, "copy_time_s", "total_copy_time_s", default=None)
+    busy: dict = _pget(profile, "busy_fraction", "busy", "proc_busy_fraction", default={}) or {}
+    heavy = _pget(profile, "copy_heavy_regions", "copy_regions", default=[]) or []
+    task_proc: dict = _pget(profile, "task_proc_kind", "task_kind", default={}) or {}
+    peak: dict = _pget(profile, "peak_bytes", "peak_bytes_per_memory", default={}) or {}
+
+    if task_time:
+        total = sum(float(v) for v in task_time.values()) or 1.0
+        top = sorted(task_time.items(), key=lambda kv: -float(kv[1]))[:3]
+        parts.append("Time by task: " + ", ".join(f"{k} {100 * float(v) / total:.0f}%" for k, v in top) + ".")
+    total_copy = sum(float(v) for v in copy_bytes.values()) if isinstance(copy_bytes, dict) else 0.0
+    if total_copy > 0:
+        top = sorted(copy_bytes.items(), key=lambda kv: -float(kv[1]))[:3]
+        parts.append("Copies by channel: " + ", ".join(f"{k} {_fmt_bytes(float(v))}" for k, v in top) + ".")
+    copy_dominated = bool(copy_time and t and float(copy_time) > 0.3 * t) or (
+        not copy_time and total_copy > 0 and heavy)
+    if heavy:
+        hr = [h if isinstance(h, str) else (h.get("region") if isinstance(h, dict) else str(h[0]))
+              for h in heavy][:3]
+        hr = [h for h in hr if h]
+    else:
+        hr = []
+    if copy_dominated and hr:
+        r = hr[0]
+        parts.append(f"Explanation: data movement dominates; region(s) {', '.join(hr)} are copied most.")
+        tip = (f"keep {r} where its users run: map the tasks that share it with the same IndexTaskMap function "
+               f"(so a point's data stays on one GPU), or place it in ZCMEM (`Region * {r} GPU ZCMEM;`) if it "
+               f"is small and shared across GPUs.")
+        parts.append("Suggestion: " + tip)
+        sugg.append(Suggestion("set_memory", region=r, value="ZCMEM", text=tip))
+        sugg.append(Suggestion("remap", region=r, text="align the index mappings of tasks sharing " + r))
+    # idle accelerators while tasks run on CPUs
+    gpu_busy = busy.get("GPU") if isinstance(busy, dict) else None
+    if task_proc and gpu_busy is not None and float(gpu_busy) < 0.5:
+        cpu_tasks = [k for k, v in task_proc.items() if v != "GPU" and "GPU" in variants.get(k, set())]
+        if cpu_tasks:
+            tip = f"tasks {', '.join(cpu_tasks[:3])} have GPU variants but run on {task_proc[cpu_tasks[0]]}: try `Task {cpu_tasks[0]} GPU,CPU;`."
+            parts.append(f"Explanation: GPUs are busy only {100 * float(gpu_busy):.0f}% of the time.")
+            parts.append("Suggestion: " + tip)
+            sugg.append(Suggestion("set_proc", task=cpu_tasks[0], value="GPU", text=tip))
+    if task_time and not sugg:
+        slow = max(task_time.items(), key=lambda kv: float(kv[1]))[0]
+        lay = _current_layout(mapper, slow, None)
+        tip = (f"the slowest task is {slow}: try another layout for its regions (SOA/AOS, "
+               f"{'F_order' if lay == 'C_order' else 'C_order'}), another memory (FBMEM vs ZCMEM), or a "
+               f"different index mapping (block vs cyclic; spread over all GPUs of all nodes).")
+        parts.append("Suggestion: " + tip)
+        sugg.append(Suggestion("set_layout", task=slow, value=("F_order" if lay == "C_order" else "C_order"), text=tip))
+        sugg.append(Suggestion("remap", task=slow, text=tip))
+    if peak:
+        tight = [f"{k} {_fmt_bytes(float(v))}" for k, v in list(peak.items())[:4]]
+        parts.append("Peak memory: " + ", ".join(tight) + ".")
+    return Feedback("guide", "ok", t, "\n".join(parts), suggestions=sugg)
