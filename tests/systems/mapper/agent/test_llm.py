@@ -12,7 +12,8 @@ KEY = "sk-test-SECRET-0123456789abcdef"
 
 
 def _cfg(url, **kw):
-    return LLMConfig(base_url=url, model="stub-model", api_key=KEY, backoff_s=0.0, **kw)
+    kw.setdefault("backoff_s", 0.0)
+    return LLMConfig(base_url=url, model="stub-model", api_key=KEY, **kw)
 
 
 def test_completion_usage_and_cost():
