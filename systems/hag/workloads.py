@@ -209,7 +209,7 @@ def get_workload(name: str) -> Workload:
 
 # ---------------------------------------------------------------- methods and suites
 
-CAPACITY_SWEEP: tuple[float, ...] = (0.05, 0.1, 0.5, 1.0)
+CAPACITY_SWEEP: tuple[float, ...] = (0.05, 0.1, 0.5, 1.0, 2.0)
 """Capacity fractions of the sweep methods ``hag-cap-<f>`` (``hag-greedy`` itself is 0.25)."""
 
 CORE_METHODS: tuple[str, ...] = ("gnn-graph", "hag-greedy", "hag-pw", "hag-seq")

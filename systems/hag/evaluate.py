@@ -1,0 +1,151 @@
+"""``run(job) -> JobResult``: one (workload, method, seed) of the HAG system.
+
+Methods:
+
+* ``gnn-graph`` — the expert baseline: the plain GNN graph (no search).
+* ``hag-greedy`` — the paper's greedy, set aggregation, capacity |V|/4.
+* ``hag-pw`` — the fast one-pass heuristic after Porter & Wootters, capacity |V|/4.
+* ``hag-seq`` — the greedy in sequential mode (prefix sharing), capacity |V|/4; executed here with the
+  GCN (a sequential HAG is also a valid set HAG: its ordered covers equal N(v)).
+* ``hag-cap-<f>`` — the greedy with capacity ``f``·|V| (the capacity sweep).
+
+Every job reports: ``aggregations`` (primary), ``transfers``, ``agg_nodes``, ``search_s``, ``epoch_s``
+(median training epoch of this method's graph), ``epoch_s_plain`` and ``epoch_speedup`` (plain / this,
+measured in the same job, interleaved), ``pyg_epoch_s`` (PyG GCNConv peer, GCN only), ``accuracy``,
+``accuracy_plain``, ``memory_overhead`` and reduction ratios. Timings are measured (not simulated).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+from systems.core import Job, JobResult, device as detect_device, device_name, hardware_description
+from systems.hag.config import HagConfig, SearchConfig, hag_debug_cpu, hag_default, hag_nightly_cpu
+from systems.hag.workloads import CAPACITY_SWEEP, METHODS, build_graph, get_workload
+
+
+def method_search_config(method: str, base: SearchConfig | None = None) -> SearchConfig | None:
+    """The search settings a method stands for (None for the plain-graph baseline)."""
+    cfg = dataclasses.replace(base or SearchConfig())
+    if method == "gnn-graph":
+        return None
+    if method == "hag-greedy":
+        return cfg
+    if method == "hag-pw":
+        cfg.method = "pw"
+        return cfg
+    if method == "hag-seq":
+        cfg.mode = "seq"
+        return cfg
+    if method.startswith("hag-cap-"):
+        try:
+            cfg.capacity_frac = float(method[len("hag-cap-"):])
+        except ValueError:
+            raise ValueError(f"bad capacity in method {method!r}") from None
+        return cfg
+    raise ValueError(f"unknown hag method {method!r}; valid: {', '.join(METHODS)}")
+
+
+def config_for(job: Job) -> HagConfig:
+    """The suite's config, with ``job.params`` overrides (keys of SearchConfig/TrainConfig fields)."""
+    cfg = {"smoke": hag_debug_cpu, "nightly": hag_nightly_cpu}.get(job.suite, hag_default)()
+    sfields = {f.name for f in dataclasses.fields(cfg.search)}
+    tfields = {f.name for f in dataclasses.fields(cfg.train)}
+    for k, v in job.params.items():
+        if k in sfields:
+            setattr(cfg.search, k, v)
+        elif k in tfields:
+            setattr(cfg.train, k, v)
+        else:
+            raise ValueError(f"unknown hag job param {k!r}; valid: {', '.join(sorted(sfields | tfields))}")
+    return cfg
+
+
+def memory_bytes(n: int, num_edges: int, m: int, cfg: HagConfig) -> tuple[int, int]:
+    """(plain-graph training bytes, extra HAG bytes), fp32 activations and int64 indices.
+
+    Plain: features (n×F), per layer the node activations kept for backward (input projection,
+    aggregate, output: 3 × n × hidden), and the edge index (2 × |E| int64). HAG extra: one aggregation
+    buffer (m × hidden, shared by every layer) and its index (2 × m int64).
+    """
+    f, hdim = cfg.train.num_features, cfg.train.hidden
+    plain = 4 * n * f + 2 * 3 * 4 * n * hdim + 2 * 8 * num_edges
+    extra = 4 * m * hdim + 2 * 8 * m
+    return plain, extra
+
+
+def run(job: Job) -> JobResult:
+    """Search (unless ``gnn-graph``), verify, train plain vs HAG (and PyG) in lock step, report."""
+    from systems.hag.search import graph_cost, hag_search
+    from systems.hag.train import make_task, train_compare
+
+    if job.method not in METHODS and not job.method.startswith("hag-cap-"):
+        raise ValueError(f"unknown hag method {job.method!r}; valid: {', '.join(METHODS)}")
+    cfg = config_for(job)
+    scfg = method_search_config(job.method, cfg.search)
+    wl = get_workload(job.workload)
+    t_build = time.perf_counter()
+    g = build_graph(job.workload)
+    build_s = time.perf_counter() - t_build
+    dev = cfg.train.device
+    if dev == "auto":
+        dev = detect_device()
+    metrics: dict[str, float] = {}
+    before = graph_cost(g.in_lists)
+    hags = {}
+    params = {"nodes": g.num_nodes, "edges": g.num_edges, "graphs": g.num_graphs, "task": wl.task,
+              "scale": wl.scale, "model": cfg.train.model, "hidden": cfg.train.hidden,
+              "epochs": cfg.train.epochs, "device": dev, "device_name": device_name(dev)}
+    if scfg is None:
+        after = before
+        metrics["search_s"] = 0.0
+        metrics["verified"] = 1.0
+    else:
+        res = hag_search(g.in_lists, capacity_frac=scfg.capacity_frac, max_depth=scfg.max_depth,
+                         min_redundancy=scfg.min_redundancy, mode=scfg.mode, method=scfg.method, check=True)
+        after = res.after
+        hags["hag"] = res.hag
+        metrics["search_s"] = res.search_s
+        metrics["verify_s"] = res.verify_s
+        metrics["verified"] = float(res.verified)
+        metrics["depth"] = float(res.hag.depth)
+        params.update({"capacity": res.capacity, "capacity_frac": scfg.capacity_frac, "mode": scfg.mode,
+                       "search_method": scfg.method, "max_depth": scfg.max_depth,
+                       "min_redundancy": scfg.min_redundancy})
+    metrics.update({
+        "aggregations": float(after.aggregations),
+        "transfers": float(after.transfers),
+        "agg_nodes": float(after.agg_nodes),
+        "aggregations_before": float(before.aggregations),
+        "transfers_before": float(before.transfers),
+        "aggregation_reduction": before.aggregations / after.aggregations if after.aggregations else 1.0,
+        "transfer_reduction": before.transfers / after.transfers if after.transfers else 1.0,
+        "graph_build_s": build_s,
+    })
+    plain_b, extra_b = memory_bytes(g.num_nodes, g.num_edges, after.agg_nodes, cfg)
+    metrics["memory_overhead"] = extra_b / plain_b if plain_b else 0.0
+    metrics["agg_buffer_bytes"] = float(extra_b)
+
+    task = make_task(g, wl.task, cfg.train, job.seed, dev)
+    tr = train_compare(g, hags, task, cfg.train, job.seed, device=dev)
+    plain = tr["plain"]
+    mine = tr.get("hag", plain)
+    metrics["epoch_s"] = mine.epoch_s
+    metrics["epoch_s_plain"] = plain.epoch_s
+    metrics["epoch_speedup"] = plain.epoch_s / mine.epoch_s if mine.epoch_s > 0 else 1.0
+    metrics["accuracy"] = mine.accuracy
+    metrics["accuracy_plain"] = plain.accuracy
+    metrics["output_max_abs_diff"] = mine.init_max_abs_diff
+    if mine is not plain and mine.predictions is not None and plain.predictions is not None:
+        metrics["prediction_agreement"] = float((mine.predictions == plain.predictions).float().mean()) \
+            if mine.predictions.numel() else 1.0
+    if "pyg" in tr:
+        metrics["pyg_epoch_s"] = tr["pyg"].epoch_s
+        metrics["pyg_accuracy"] = tr["pyg"].accuracy
+        metrics["pyg_output_max_abs_diff"] = tr["pyg"].init_max_abs_diff
+        metrics["speedup_vs_pyg"] = tr["pyg"].epoch_s / mine.epoch_s if mine.epoch_s > 0 else 1.0
+    return JobResult(system="hag", workload=job.workload, method=job.method, seed=job.seed, suite=job.suite,
+                     metrics=metrics, params=params,
+                     series={"epoch_s": mine.epoch_times, "epoch_s_plain": plain.epoch_times},
+                     hardware=hardware_description(), simulated=False)
