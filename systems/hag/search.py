@@ -48,6 +48,7 @@ from dataclasses import dataclass, field
 from typing import Literal, Sequence
 
 import numpy as np
+import scipy.sparse as sp
 
 Mode = Literal["set", "seq"]
 Method = Literal["greedy", "pw"]
@@ -188,8 +189,6 @@ class SearchResult:
 
 def _pair_counts(in_lists: Sequence[Sequence[int]], n: int, min_red: int):
     """Initial set-mode pair redundancies via the sparse product AᵀA; sorted by (-count, a, b)."""
-    import scipy.sparse as sp
-
     deg = np.fromiter((len(x) for x in in_lists), dtype=np.int64, count=n)
     nnz = int(deg.sum())
     if nnz == 0:

@@ -1,0 +1,60 @@
+"""evaluate.run: one job end to end for the baseline and the HAG methods."""
+
+import math
+
+import pytest
+
+from systems.core import Job
+from systems.core.execute import execute
+from systems.hag.evaluate import config_for, method_search_config, run
+
+
+def _job(workload, method, **params):
+    return Job(system="hag", workload=workload, method=method, seed=0, suite="smoke", params=params)
+
+
+def test_gnn_graph_reports_plain_numbers():
+    r = run(_job("fig1", "gnn-graph"))
+    m = r.metrics
+    assert m["aggregations"] == 6 and m["transfers"] == 10 and m["agg_nodes"] == 0
+    assert m["search_s"] == 0 and m["epoch_speedup"] == 1.0
+    assert m["epoch_s"] > 0 and 0 <= m["accuracy"] <= 1
+    assert not r.simulated and r.hardware
+
+
+def test_hag_greedy_fig1_default_capacity():
+    r = execute(_job("fig1", "hag-greedy"))
+    assert r.ok, r.error
+    assert r.metrics["aggregations"] == 5 and r.metrics["agg_nodes"] == 1 and r.metrics["verified"] == 1.0
+
+
+@pytest.mark.parametrize("method", ["hag-greedy", "hag-pw", "hag-seq", "hag-cap-1"])
+def test_hag_methods_on_clique_mini(method):
+    r = execute(_job("clique-mini", method))
+    assert r.ok, r.error
+    m = r.metrics
+    assert m["aggregations"] < m["aggregations_before"]
+    assert m["transfers"] <= m["transfers_before"]
+    assert m["output_max_abs_diff"] < 1e-4
+    assert m["accuracy"] == m["accuracy_plain"]  # same model, same data: identical accuracy
+    assert m["epoch_s"] > 0 and m["epoch_s_plain"] > 0 and math.isfinite(m["epoch_speedup"])
+    assert 0 < m["memory_overhead"] < 1
+
+
+def test_capacity_params_and_sweep_methods():
+    assert method_search_config("hag-cap-0.5").capacity_frac == 0.5
+    assert method_search_config("gnn-graph") is None
+    assert method_search_config("hag-pw").method == "pw"
+    with pytest.raises(ValueError, match="unknown hag method"):
+        method_search_config("hag-anneal")
+    cfg = config_for(_job("karate", "hag-greedy", capacity_frac=0.5, epochs=3))
+    assert cfg.search.capacity_frac == 0.5 and cfg.train.epochs == 3
+    with pytest.raises(ValueError, match="unknown hag job param"):
+        config_for(_job("karate", "hag-greedy", bogus=1))
+
+
+def test_pyg_peer_in_same_job():
+    pytest.importorskip("torch_geometric")
+    r = run(_job("karate", "hag-greedy", pyg=True, epochs=4))
+    assert r.metrics["pyg_epoch_s"] > 0
+    assert r.metrics["pyg_output_max_abs_diff"] < 1e-4  # PyG GCNConv computes the same function
