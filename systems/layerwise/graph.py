@@ -445,8 +445,17 @@ def tiny_inception(batch: int = 8) -> Graph:
     return b.graph()
 
 
+def micro_cnn(batch: int = 8) -> Graph:
+    """Four layers (conv, pool, linear, softmax): small enough for the brute-force oracle."""
+    b = _B("micro_cnn", (batch, 3, 8, 8))
+    b.conv("conv", 16, 3, 1, 1); b.pool("pool", 2, 2); b.fc("fc", 16, relu=False)
+    b.add("softmax", "softmax")
+    return b.graph()
+
+
 BUILDERS = {"alexnet": alexnet, "vgg16": vgg16, "inception_v3": inception_v3,
-            "tiny_alexnet": tiny_alexnet, "tiny_vgg": tiny_vgg, "tiny_inception": tiny_inception}
+            "tiny_alexnet": tiny_alexnet, "tiny_vgg": tiny_vgg, "tiny_inception": tiny_inception,
+            "micro_cnn": micro_cnn}
 FULL_NETWORKS = ("alexnet", "vgg16", "inception_v3")
 TINY_NETWORKS = ("tiny_alexnet", "tiny_vgg", "tiny_inception")
 
