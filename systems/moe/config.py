@@ -126,6 +126,9 @@ class RunConfig:
     """Capacity factor (per top-k slot, our alpha) given to the ``peer-moe`` package baseline."""
     device: str = "cpu"
     """``cpu`` or ``cuda``."""
+    threads: int = 1
+    """torch intra-op CPU threads during the run (1 is fastest and steadiest on a shared 2-core machine:
+    small MoE ops lose more to OpenMP barriers than they gain); 0 leaves torch's setting."""
 
 
 def moe_debug_cpu() -> RunConfig:

@@ -125,7 +125,7 @@ def _drift(cfg: WorkloadConfig, seed: int, rng: np.random.Generator) -> Data:
         cdf = np.cumsum(popularity(t))
         c = np.minimum(np.searchsorted(cdf, uu * cdf[-1]), C - 1)
         x = centers[c] + nz
-        y = np.einsum("bd,bde->be", x, maps[c]) / 2.2
+        y = np.einsum("bd,bde->be", x, maps[c]) / math.sqrt(2.25 + cfg.noise ** 2)
         return torch.from_numpy(x.astype(np.float32)), torch.from_numpy(y.astype(np.float32))
 
     def batch(step: int):
