@@ -1,0 +1,88 @@
+"""``syslab mapper ...``: list benchmarks, print expert mappers, evaluate a mapper file on the simulator."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+app = typer.Typer(help="Mapper system: mapping-DSL mappers scored on a Legion-like runtime simulator (simulated time).",
+                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+
+
+def _fail(msg: str) -> None:
+    typer.echo(f"error: {msg}", err=True)
+    raise typer.Exit(2)
+
+
+@app.command("apps")
+def apps_cmd() -> None:
+    """List the nine benchmarks."""
+    from systems.mapper.apps import APPS
+
+    for name, spec in APPS.items():
+        typer.echo(f"{name:10s} {spec.summary}")
+
+
+@app.command("expert")
+def expert_cmd(app_name: str = typer.Argument(..., metavar="APP", help="benchmark name (see `syslab mapper apps`)")) -> None:
+    """Print the expert mapper of APP."""
+    from systems.mapper.experts import expert_mapper
+
+    try:
+        typer.echo(expert_mapper(app_name), nl=False)
+    except ValueError as exc:
+        _fail(str(exc))
+
+
+@app.command("describe")
+def describe_cmd(app_name: str = typer.Argument(..., metavar="APP"),
+                 machine: Optional[str] = typer.Option(None, "--machine", help="named machine, e.g. 2x4")) -> None:
+    """Describe APP's tasks and regions (what a mapper author needs to know)."""
+    from systems.mapper.apps import get_app
+    from systems.mapper.machine import get_machine
+
+    try:
+        m = get_machine(machine)
+        typer.echo(m.describe())
+        typer.echo(get_app(app_name, m).describe())
+    except ValueError as exc:
+        _fail(str(exc))
+
+
+@app.command("eval")
+def eval_cmd(
+    file: Path = typer.Argument(..., help="mapper file in the mapping DSL"),
+    app_name: str = typer.Option(..., "--app", help="benchmark name (see `syslab mapper apps`)"),
+    machine: Optional[str] = typer.Option(None, "--machine", help="named machine (default 2x4 = 2 nodes x 4 GPUs)"),
+    json_out: bool = typer.Option(False, "--json", help="print the full outcome (with profile) as JSON"),
+) -> None:
+    """Evaluate FILE on APP with the simulator; print one JSON object. Exit 0 when ok, 2 otherwise."""
+    from systems.mapper.evaluate import evaluate_mapper
+
+    try:
+        text = file.read_text()
+    except OSError as exc:
+        _fail(f"{file}: cannot read: {exc.strerror or exc}")
+    except UnicodeDecodeError as exc:
+        _fail(f"{file}: not a text file: {exc}")
+    try:
+        out = evaluate_mapper(text, app_name, machine)
+    except ValueError as exc:
+        _fail(str(exc))
+    d = out.to_dict()
+    if not json_out:
+        d = {k: d[k] for k in ("status", "message", "line", "column", "error_kind", "time_s", "lower_bound_s",
+                               "bound_ratio", "app", "machine")}
+    typer.echo(json.dumps(d, indent=None if not json_out else 1, sort_keys=False))
+    if not out.ok:
+        where = f"{file}:{out.line}: " if out.line else f"{file}: "
+        typer.echo(f"{where}{out.status}: {out.message}", err=True)
+        raise typer.Exit(2)
+
+
+from flows.cli._mapper_search import register as _register_search  # noqa: E402
+
+_register_search(app)
