@@ -199,6 +199,7 @@ class CostModel:
         self.edges: list[tuple[str, str, int]] = graph.edges()
         self.x_time: dict[tuple[str, str, int], np.ndarray] = {}
         self.x_bytes: dict[tuple[str, str, int], np.ndarray] = {}
+        self._edge_cache: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
         for e in self.edges:
             self.x_time[e], self.x_bytes[e] = self._edge_tables(*e)
         self.build_s = time.perf_counter() - t0
@@ -263,16 +264,44 @@ class CostModel:
                 dev.append(c.offset + i)
         return _TaskArrays(np.array(lo), np.array(hi), np.array(dev), np.array(seg))
 
+    def _edge_key(self, prod: str, cons: str, k: int) -> tuple:
+        """Edges with equal keys have equal tables (same producer configs, same consumer access)."""
+        pl, cl = self.graph.by_name[prod], self.graph.by_name[cons]
+        pk = (pl.out_shape, tuple(self.configs[prod]))
+        attrs = tuple(sorted((a, v) for a, v in cl.attrs.items() if a not in ("relu", "out_channels",
+                                                                              "out_features")))
+        if cl.op == "concat":
+            ck = (cl.op, cl.out_shape, sum(s[1] for s in cl.in_shapes[:k]))
+        elif cl.op in ("conv2d", "linear"):
+            ck = (cl.op, attrs, (cl.out_shape[0], *cl.out_shape[2:]))  # reads all input channels
+        else:
+            ck = (cl.op, attrs, cl.out_shape)
+        return pk, ck, tuple((c.degrees, c.offset) for c in self.configs[cons])
+
     def _edge_tables(self, prod: str, cons: str, k: int) -> tuple[np.ndarray, np.ndarray]:
+        key = self._edge_key(prod, cons, k)
+        hit = self._edge_cache.get(key)
+        if hit is None:
+            hit = self._edge_cache[key] = self._compute_edge(prod, cons, k)
+        return hit
+
+    def _compute_edge(self, prod: str, cons: str, k: int) -> tuple[np.ndarray, np.ndarray]:
         p = self._own[prod]
         c = self._needed(self.graph.by_name[cons], k)
-        vol = np.ones((p.dev.size, c.dev.size))
+        vol = None
         for d in range(p.lo.shape[1]):
-            ov = np.minimum(p.hi[:, d, None], c.hi[None, :, d]) - np.maximum(p.lo[:, d, None], c.lo[None, :, d])
-            vol *= np.clip(ov, 0, None)
+            ov = np.minimum(p.hi[:, d, None], c.hi[None, :, d])
+            ov -= np.maximum(p.lo[:, d, None], c.lo[None, :, d])
+            np.maximum(ov, 0, out=ov)
+            if vol is None:
+                vol = ov.astype(np.float64)
+            else:
+                vol *= ov
         vol[p.dev[:, None] == c.dev[None, :]] = 0.0
-        nbytes = vol * self.cfg.dtype_bytes
-        pair_t = nbytes * self.inv_bw[np.ix_(p.dev, c.dev)] + self.lat[np.ix_(p.dev, c.dev)] * (vol > 0)
+        nbytes = vol
+        nbytes *= self.cfg.dtype_bytes
+        pair_t = nbytes * self.inv_bw[np.ix_(p.dev, c.dev)]
+        pair_t += self.lat[np.ix_(p.dev, c.dev)] * (nbytes > 0)
         tot_bytes = np.add.reduceat(np.add.reduceat(nbytes, p.seg, axis=0), c.seg, axis=1)
         if self.cfg.transfer == "sum":
             t = np.add.reduceat(np.add.reduceat(pair_t, p.seg, axis=0), c.seg, axis=1)

@@ -280,8 +280,22 @@ class CheckResult:
 
 
 def check(graph: Graph, configs: dict[str, list[ParallelConfig]], strategy: dict[str, int],
-          seed: int = 0, dtype_bytes: int = 4) -> CheckResult:
-    """Emulate ``strategy`` and compare outputs and all gradients with the unsplit network (float64)."""
+          seed: int = 0, dtype_bytes: int = 4, threads: int | None = 1) -> CheckResult:
+    """Emulate ``strategy`` and compare outputs and all gradients with the unsplit network (float64).
+
+    ``threads``: torch intra-op threads while checking (1 = fast and deterministic for the many tiny
+    per-task ops; restored afterwards; None leaves torch's setting alone).
+    """
+    prev = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        return _check(graph, configs, strategy, seed, dtype_bytes)
+    finally:
+        torch.set_num_threads(prev)
+
+
+def _check(graph, configs, strategy, seed, dtype_bytes) -> CheckResult:
     g = torch.Generator().manual_seed(seed + 1)
     params = init_params(graph, seed)
     x = torch.randn(graph.input_shape, generator=g, dtype=torch.float64)
