@@ -86,7 +86,7 @@ def _launch5(b: AppBuilder, t: dict, pt, space) -> int:
     return b.launch(t["task_5"], pt, space, [], flops=0)
 
 
-def build_2d(name: str, machine: Machine, n: int = 16384, grid: int | None = None, variant: str = "cannon") -> App:
+def build_2d(name: str, machine: Machine, n: int = 32768, grid: int | None = None, variant: str = "cannon") -> App:
     """Cannon (shifted tiles) or SUMMA (broadcast panels) on a g x g grid; PUMMA on a 2g x 2g block-cyclic grid."""
     G = machine.nodes * machine.gpus_per_node
     g = grid or _square_grid(G)

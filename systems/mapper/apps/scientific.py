@@ -91,7 +91,7 @@ def build_stencil(machine: Machine, nx: int | None = None, ny: int | None = None
     gx, gy = _grid2(machine.nodes)
     nx = nx or 10000 * gx
     ny = ny or 10000 * gy
-    tx, ty = tiles or (2 * gx * max(1, machine.gpus_per_node // 2), 2 * gy)
+    tx, ty = tiles or (2 * gx * max(1, machine.gpus_per_node // 4), 2 * gy * max(1, machine.gpus_per_node // 4))
     T = tx * ty
     b = AppBuilder("stencil", f"2-D radius-{radius} star stencil on a {nx}x{ny} grid of doubles in {tx}x{ty} tiles; "
                    "each time step runs stencil (reads a tile and its halo, writes the output field) then increment",
@@ -103,8 +103,6 @@ def build_stencil(machine: Machine, nx: int | None = None, ny: int | None = None
     halo_y = radius * (nx // tx) * 8
     b.region("ghost", 2 * (halo_x + halo_y), T, dims=2, alias_of="points_in",
              desc="halo of width radius from the 4 neighbouring tiles' input field.")
-    init = b.task("init", ALL3, True, (tx, ty), ["private"], efficiency={"GPU": 0.5, "CPU": 0.5, "OMP": 0.5},
-                  desc="initialises both fields of a tile.")
     st = b.task("stencil", ALL3, True, (tx, ty), ["private", "ghost"], efficiency={"GPU": 0.5, "CPU": 0.5, "OMP": 0.5},
                 desc="applies the star stencil to a tile.")
     inc = b.task("increment", ALL3, True, (tx, ty), ["private"], efficiency={"GPU": 0.5, "CPU": 0.5, "OMP": 0.5},
@@ -113,16 +111,13 @@ def build_stencil(machine: Machine, nx: int | None = None, ny: int | None = None
     pt = b.task("print_time", ("CPU",), True, (tx, ty), [], desc="reports the time of a tile (untimed).")
     pts = [(i, j) for i in range(tx) for j in range(ty)]
     lin = {p: p[0] * ty + p[1] for p in pts}
-    for p in pts:
-        b.launch(init, p, (tx, ty), [b.req(init, "private", "points_in", lin[p], W),
-                                     b.req(init, "private", "points_out", lin[p], W)], flops=tile_pts, phase=0)
     for _ in range(tsteps):
         for p in pts:
             i, j = p
             reqs = [b.req(st, "private", "points_in", lin[p], R), b.req(st, "private", "points_out", lin[p], W)]
             for (di, dj, hb) in ((-1, 0, halo_x), (1, 0, halo_x), (0, -1, halo_y), (0, 1, halo_y)):
                 q = (i + di, j + dj)
-                if 0 <= q[0] < tx and 0 <= q[1] < ty:
+                if radius > 0 and 0 <= q[0] < tx and 0 <= q[1] < ty:
                     reqs.append(b.req(st, "ghost", "points_in", lin[q], R, nbytes=hb))
             b.launch(st, p, (tx, ty), reqs, flops=tile_pts * (8 * radius + 1) * 2)
         for p in pts:

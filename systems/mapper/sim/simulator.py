@@ -84,7 +84,7 @@ def _layout_factor(cons: dict, region, proc_kind: str, library: bool, tname: str
 
 
 class _Piece:
-    __slots__ = ("valid", "wready", "base", "rdone", "home")
+    __slots__ = ("valid", "wready", "base", "rdone", "home", "fill")
 
     def __init__(self):
         self.valid: dict[int, list] = {}   # mem -> [bytes, available time]
@@ -92,6 +92,7 @@ class _Piece:
         self.base = 0.0                     # last non-reduction write complete
         self.rdone = 0.0                    # last read of the current value complete
         self.home = -1                      # memory of the last full write (reductions go there)
+        self.fill = True                    # never written yet: the initial value is a lazy fill
 
 
 class _Sim:
@@ -281,10 +282,12 @@ class _Sim:
                     have = pc.valid.get(mem)
                     if have is not None and have[0] >= rq.nbytes:
                         r_t = max(pc.wready, have[1])
-                    elif not pc.valid:
-                        r_t = pc.wready  # first touch: the data starts where it is first used
-                        pc.valid[mem] = [max(rq.nbytes, inst_bytes), 0.0]
-                        pc.home = mem
+                    elif pc.fill:
+                        # never written: initial data is a (lazy) fill, materialised wherever it is read
+                        r_t = pc.wready
+                        pc.valid[mem] = [max(rq.nbytes, inst_bytes, pc.valid.get(mem, [0])[0]), 0.0]
+                        if pc.home < 0:
+                            pc.home = mem
                     else:
                         best = None
                         for src, (vb, avail) in pc.valid.items():
@@ -315,9 +318,13 @@ class _Sim:
             eff = t.efficiency.get(proc.kind, 0.5)
             comp = inst.flops / (peak[proc.kind] * eff) if inst.flops else 0.0
             dur = ovh.get(proc.kind, 0.0) + max(comp, mem_time)
-            st = max(proc_free[proc], ready)
-            end = st + dur
-            proc_free[proc] = end
+            if inst.reqs or inst.flops:
+                st = max(proc_free[proc], ready)
+                end = st + dur
+                proc_free[proc] = end
+            else:  # a pure launcher (inner task): its body returns at once, it does not queue behind kernels
+                st = ready
+                end = st + dur
             start_t[idx] = st
             done_t[idx] = end
             p = inst.parent
@@ -349,6 +356,7 @@ class _Sim:
                     pc.valid = {mem: [max(rq.nbytes, app.piece_bytes[rq.piece]), end]}
                     pc.wready = pc.base = pc.rdone = end
                     pc.home = mem
+                    pc.fill = False
                 else:  # reduction: apply to the home instance
                     home = pc.home if pc.home >= 0 else mem
                     if home == mem:
@@ -363,6 +371,7 @@ class _Sim:
                                 self._free(other, rq.piece, a_end)
                     pc.valid[home] = [max(app.piece_bytes[rq.piece], pc.valid.get(home, [0])[0]), a_end]
                     pc.home = home
+                    pc.fill = False
                     if a_end > pc.wready:
                         pc.wready = a_end
         if not have_timed:
@@ -437,6 +446,32 @@ def simulate(app: App, mapper: Mapper, machine: Machine) -> SimResult:
 _LB_CACHE: dict = {}
 
 
+def _work_bound(groups: dict[tuple, int], nprocs: list[int]) -> float:
+    """Smallest T such that the timed tasks, split fractionally over kinds, fit in n_k x T per kind (an LP)."""
+    if not groups:
+        return 0.0
+    import numpy as np
+    from scipy.optimize import linprog
+
+    glist = list(groups.items())
+    K = len(nprocs)
+    var = [(g, k) for g, (durs, _) in enumerate(glist) for k in range(K) if durs[k] is not None]
+    nv = len(var) + 1  # last variable: T
+    c = np.zeros(nv)
+    c[-1] = 1.0
+    a_eq = np.zeros((len(glist), nv))
+    b_eq = np.array([float(cnt) for _, cnt in glist])
+    a_ub = np.zeros((K, nv))
+    for j, (g, k) in enumerate(var):
+        a_eq[g, j] = 1.0
+        a_ub[k, j] = glist[g][0][k]
+    a_ub[:, -1] = -np.array(nprocs, dtype=float)
+    res = linprog(c, A_ub=a_ub, b_ub=np.zeros(K), A_eq=a_eq, b_eq=b_eq, bounds=[(0, None)] * nv, method="highs")
+    if not res.success:  # fall back to every task at its fastest kind over all processors
+        return sum(min(d for d in durs if d is not None) * cnt for durs, cnt in glist) / max(1, sum(nprocs))
+    return float(res.x[-1]) * (1 - 1e-9)
+
+
 def lower_bound(app: App, machine: Machine) -> dict:
     """A physical lower bound of the timed phase under the model, whatever the mapping.
 
@@ -457,20 +492,25 @@ def lower_bound(app: App, machine: Machine) -> dict:
     rend = [0.0] * len(app.piece_bytes)
     starts = [0.0] * len(app.instances)
     cp = 0.0
-    work = 0.0
-    nprocs = m.nodes * (m.gpus_per_node + m.cpus_per_node + m.omps_per_node)
+    groups: dict[tuple, int] = {}
+    kinds = [k for k in ("GPU", "CPU", "OMP") if m.count(k) > 0]
     for idx, inst in enumerate(app.instances):
         t = inst.tdef
         best = None
-        for k in t.variants:
-            if m.count(k) == 0:
+        dk = []
+        for k in kinds:
+            if k not in t.variants:
+                dk.append(None)
                 continue
             d = m.task_overhead.get(k, 0.0) + max(inst.flops / (peak[k] * t.efficiency.get(k, 0.5)) if inst.flops else 0.0,
                                                    sum(rq.touched for rq in inst.reqs) / bw[k])
+            dk.append(d)
             best = d if best is None else min(best, d)
         best = best or 0.0
         if inst.phase != 1:
             continue
+        key_d = tuple(None if d is None else round(d, 12) for d in dk)
+        groups[key_d] = groups.get(key_d, 0) + 1
         est = starts[inst.parent] if inst.parent >= 0 else 0.0
         for rq in inst.reqs:
             if rq.priv == R:
@@ -491,8 +531,8 @@ def lower_bound(app: App, machine: Machine) -> dict:
             else:
                 wend[rq.piece] = base[rq.piece] = rend[rq.piece] = end
         cp = max(cp, end)
-        work += best
-    out = {"lower_bound_s": max(cp, work / nprocs), "critical_path_s": cp, "work_bound_s": work / nprocs}
+    work = _work_bound(groups, [m.nodes * m.count(k) for k in kinds])
+    out = {"lower_bound_s": max(cp, work), "critical_path_s": cp, "work_bound_s": work}
     if len(_LB_CACHE) > 256:
         _LB_CACHE.clear()
     _LB_CACHE[key] = out

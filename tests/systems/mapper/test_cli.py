@@ -1,0 +1,41 @@
+"""``syslab mapper`` commands."""
+
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from flows.cli.mapper import app
+
+runner = CliRunner()
+
+
+def test_apps_and_expert():
+    r = runner.invoke(app, ["apps"])
+    assert r.exit_code == 0 and "circuit" in r.output and "cosma" in r.output
+    r = runner.invoke(app, ["expert", "cannon"])
+    assert r.exit_code == 0 and "IndexTaskMap" in r.output
+    r = runner.invoke(app, ["expert", "nope"])
+    assert r.exit_code == 2
+
+
+def test_eval_ok_and_failures(tmp_path):
+    good = tmp_path / "m.dsl"
+    good.write_text(runner.invoke(app, ["expert", "stencil"]).output)
+    r = runner.invoke(app, ["eval", str(good), "--app", "stencil"])
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.output.strip().splitlines()[-1])
+    assert d["status"] == "ok" and d["time_s"] > 0 and d["lower_bound_s"] > 0 and d["line"] is None
+    bad = tmp_path / "bad.dsl"
+    bad.write_text("Task * GPU;\nRegion * * GPU FBMEM\n")
+    r = runner.invoke(app, ["eval", str(bad), "--app", "stencil", "--json"])
+    assert r.exit_code == 2
+    d = json.loads(r.stdout[: r.stdout.rindex("}") + 1])
+    assert d["status"] == "compile_error" and d["line"] == 2 and d["time_s"] is None
+    r = runner.invoke(app, ["eval", str(tmp_path / "missing.dsl"), "--app", "stencil"])
+    assert r.exit_code == 2 and "Traceback" not in r.output
+    r = runner.invoke(app, ["eval", str(good), "--app", "nope"])
+    assert r.exit_code == 2
+    r = runner.invoke(app, ["eval", str(good), "--app", "stencil", "--machine", "zz"])
+    assert r.exit_code == 2

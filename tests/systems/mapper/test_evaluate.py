@@ -1,0 +1,51 @@
+"""evaluate_mapper's Outcome contract and run(job)."""
+
+from __future__ import annotations
+
+import json
+
+from systems.core import Job, get_system
+from systems.core.execute import execute
+from systems.mapper.evaluate import STATUSES, Outcome, evaluate_mapper, run
+from systems.mapper.experts import expert_mapper
+
+
+def test_outcome_ok_fields():
+    o = evaluate_mapper(expert_mapper("stencil"), "stencil", tsteps=2)
+    assert isinstance(o, Outcome) and o.status == "ok" and o.line is None and o.error_kind is None
+    d = o.to_dict()
+    json.dumps(d)
+    for k in ("status", "message", "line", "column", "error_kind", "time_s", "lower_bound_s", "profile", "bound_ratio"):
+        assert k in d
+    assert d["bound_ratio"] >= 1.0
+    prof = o.profile
+    assert prof["busy_fraction"]["GPU"] > 0
+    assert all("->" in k for k in prof["copy_bytes"])
+
+
+def test_outcome_failure_fields():
+    o = evaluate_mapper("Task * GPU\n", "stencil")
+    assert o.status == "compile_error" and o.time_s is None and o.line == 1 and o.lower_bound_s > 0
+    assert o.status in STATUSES
+
+
+def test_run_expert_job():
+    job = Job(system="mapper", workload="circuit", method="expert", suite="smoke")
+    r = run(job)
+    assert r.ok and r.metrics["time_s"] > 0 and r.metrics["bound_ratio"] >= 1.0
+    assert r.artifacts["mapper.dsl"] == expert_mapper("circuit") and r.simulated
+
+
+def test_execute_expert_job_through_the_registry():
+    spec = get_system("mapper")
+    assert spec.primary_metric == "time_s" and spec.direction == "min" and spec.simulated
+    job = [j for j in spec.jobs("smoke", methods=["expert"]) if j.workload == "cannon"][0]
+    r = execute(job)
+    assert r.ok, r.error
+    assert r.is_baseline and r.metrics["time_s"] > 0
+
+
+def test_expert_time_reproduces_exactly():
+    a = run(Job(system="mapper", workload="stencil", method="expert", suite="smoke"))
+    o = evaluate_mapper(a.artifacts["mapper.dsl"], "stencil", **a.params["sizes"])
+    assert o.time_s == a.metrics["time_s"]
