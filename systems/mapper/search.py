@@ -140,6 +140,8 @@ class SearchResult:
     """The expert mapper's text (for comparison)."""
     stopped_by: str = "iterations"
     """What ended the search: iterations | wall_s."""
+    machine: str = ""
+    """Machine name the search ran on."""
     llm: dict[str, Any] = field(default_factory=dict)
     """Public LLM settings (endpoint without credentials, model) when an LLM was used."""
 
@@ -151,12 +153,10 @@ class SearchError(ValueError):
     """Bad search arguments (unknown optimizer, feedback level, budget)."""
 
 
-def _load_app(app, size: dict | None):
+def _load_app(app: str, machine, size: dict | None):
     from systems.mapper.apps import get_app
 
-    if isinstance(app, str):
-        return get_app(app, **(size or {}))
-    return app
+    return get_app(app, machine, **(size or {}))
 
 
 def _describe_machine(machine) -> str:
@@ -200,10 +200,10 @@ def validate(optimizer: str, iterations: int, feedback: str, wall_s: float | Non
         raise SearchError(f"wall_s must be positive, got {wall_s!r}")
 
 
-def search(app, optimizer: str, iterations: int = 10, seed: int = 0, feedback: str = "guide", machine=None,
+def search(app: str, optimizer: str, iterations: int = 10, seed: int = 0, feedback: str = "guide", machine=None,
            wall_s: float | None = None, llm: LLMConfig | None = None, size: dict | None = None,
            llm_client=None, progress=None) -> SearchResult:
-    """Search a mapper for ``app`` (a name or an app object) with ``optimizer``.
+    """Search a mapper for benchmark ``app`` (sizes ``size``, ``machine`` name or object) with ``optimizer``.
 
     ``feedback`` is the AutoGuide level for optimizers that read feedback (``evolve``,
     ``llm-agent``); scalar-only optimizers always get ``score``. ``progress(record)`` is called
@@ -215,11 +215,11 @@ def search(app, optimizer: str, iterations: int = 10, seed: int = 0, feedback: s
     validate(optimizer, iterations, feedback, wall_s)
     info = OPTIMIZERS[optimizer]
     level = feedback if info.reads_feedback else "score"
-    app_obj = _load_app(app, size)
-    if machine is None:
-        from systems.mapper.machine import default_machine
+    from systems.mapper.machine import get_machine
 
-        machine = default_machine()
+    machine = get_machine(machine)
+    size = dict(size or {})
+    app_obj = _load_app(app, machine, size)
     space = MapperSpace(app_obj)
     cfg = None
     if info.needs_llm:
@@ -227,8 +227,8 @@ def search(app, optimizer: str, iterations: int = 10, seed: int = 0, feedback: s
     proposer = make_proposer(optimizer, space, seed, level, app=app_obj, machine=machine, llm=cfg,
                              llm_client=llm_client)
 
-    expert_text = expert_mapper(app_obj)
-    expert_out = evaluate_mapper(expert_text, app_obj, machine)
+    expert_text = expert_mapper(app)
+    expert_out = evaluate_mapper(expert_text, app, machine, **size)
     if expert_out.status != "ok":
         raise RuntimeError(f"expert mapper of {app_obj.name} failed: {expert_out.status}: {expert_out.message}")
     expert_t = float(expert_out.time_s)
@@ -240,7 +240,7 @@ def search(app, optimizer: str, iterations: int = 10, seed: int = 0, feedback: s
     t0 = time.perf_counter()
     stopped = "iterations"
     for it in range(iterations):
-        if wall_s is not None and time.perf_counter() - t0 >= wall_s:
+        if wall_s is not None and it > 0 and time.perf_counter() - t0 >= wall_s:
             stopped = "wall_s"
             break
         tp = time.perf_counter()
@@ -251,7 +251,7 @@ def search(app, optimizer: str, iterations: int = 10, seed: int = 0, feedback: s
             fb: Feedback = malformed_feedback(level, prop.malformed)
             t_it, status, kind = None, "malformed", "malformed"
         else:
-            out = evaluate_mapper(prop.text, app_obj, machine)
+            out = evaluate_mapper(prop.text, app, machine, **size)
             fb = autoguide(out, prop.text, level, app=app_obj, best_time_s=best_t if best_text else None)
             status, kind = out.status, getattr(out, "error_kind", None)
             t_it = float(out.time_s) if out.status == "ok" and out.time_s is not None else None
@@ -273,26 +273,27 @@ def search(app, optimizer: str, iterations: int = 10, seed: int = 0, feedback: s
     wall = time.perf_counter() - t0
 
     if best_text is not None:  # the promise: the returned text scores exactly best_time_s
-        check = evaluate_mapper(best_text, app_obj, machine)
+        check = evaluate_mapper(best_text, app, machine, **size)
         if check.status != "ok" or float(check.time_s) != best_t:
             raise RuntimeError(f"best mapper does not re-evaluate to its time ({check.status}, "
                                f"{check.time_s} != {best_t}): the simulator is not deterministic")
     return SearchResult(
-        app=app_obj.name, optimizer=optimizer, seed=seed, feedback=level,
+        app=app, optimizer=optimizer, seed=seed, feedback=level,
         best_time_s=best_t if best_text else None, best_mapper=best_text, expert_time_s=expert_t,
         speedup=(expert_t / best_t) if best_text else None, lower_bound_s=lower,
         iterations=len(records), wall_s=wall, history=history, records=records, expert_mapper=expert_text,
-        stopped_by=stopped, llm=(cfg.public_dict() if cfg else {}))
+        stopped_by=stopped, machine=getattr(machine, "name", ""), llm=(cfg.public_dict() if cfg else {}))
 
 
 def run_search_job(job):
     """Run one non-expert job (``job.method`` = optimizer) and return its ``JobResult``.
 
     ``job.params``: ``iterations`` (default 10), ``wall_s`` (optional), ``feedback``
-    (default: the optimizer's), ``size`` (problem-size overrides for the app), ``machine``
-    (a named machine).
+    (default: the optimizer's), ``sizes`` (problem-size overrides; the smoke suite uses each
+    app's small sizes, as the expert job does), ``machine`` (a named machine).
     """
     from systems.core import JobResult
+    from systems.mapper.evaluate import job_sizes
 
     params = dict(job.params)
     info = OPTIMIZERS.get(job.method)
@@ -301,13 +302,9 @@ def run_search_job(job):
     iterations = int(params.get("iterations", 10))
     wall_s = params.get("wall_s")
     feedback = params.get("feedback", info.default_feedback)
-    machine = None
-    if params.get("machine"):
-        from systems.mapper.machine import get_machine
-
-        machine = get_machine(params["machine"])
+    sizes = job_sizes(job)
     res = search(job.workload, job.method, iterations=iterations, seed=job.seed, feedback=feedback,
-                 machine=machine, wall_s=float(wall_s) if wall_s else None, size=params.get("size"))
+                 machine=params.get("machine"), wall_s=float(wall_s) if wall_s else None, size=sizes)
     if res.best_time_s is None:
         raise RuntimeError(f"{job.method} found no working mapper for {job.workload} in {res.iterations} "
                            f"iterations; last feedback: {res.records[-1].feedback if res.records else '-'}")
@@ -329,10 +326,11 @@ def run_search_job(job):
         series["completion_tokens"] = [r.completion_tokens for r in res.records]
         series["cost_usd"] = [r.cost_usd for r in res.records]
     out_params = {"optimizer": job.method, "iterations_budget": iterations, "wall_s_budget": wall_s,
+                  "sizes": sizes, "machine": getattr(res, "machine", None) or params.get("machine") or "default",
                   "feedback": res.feedback, "stopped_by": res.stopped_by, "first_ok_iteration": first_ok,
                   **res.llm}
     log_lines = [f"{r.iteration}\t{r.status}\t{r.time_s}\t{r.best_time_s}\t{r.note}" for r in res.records]
-    return JobResult(system=job.system, workload=job.workload, method=job.method, seed=job.seed,
+    return JobResult(system=job.system, workload=job.workload, method=job.method, seed=job.seed, suite=job.suite,
                      metrics=metrics, params=out_params, series=series,
                      artifacts={"best_mapper.dsl": res.best_mapper, "expert_mapper.dsl": res.expert_mapper,
                                 "search_log.tsv": "iteration\tstatus\ttime_s\tbest_time_s\tnote\n"

@@ -141,16 +141,16 @@ def _names_in(message: str, names) -> list[str]:
 
 
 def _app_names(app) -> tuple[list[str], list[str], dict[str, set[str]]]:
+    from systems.mapper.agent.space import app_regions, app_tasks, task_region_names
+
     tasks, regions, variants = [], [], {}
     if app is None:
         return tasks, regions, variants
-    for t in getattr(app, "tasks", []) or []:
+    for t in app_tasks(app):
         tasks.append(t.name)
         variants[t.name] = set(getattr(t, "variants", ()) or ())
-        for r in getattr(t, "regions", []) or []:
-            regions.append(r if isinstance(r, str) else getattr(r, "name", str(r)))
-    for r in getattr(app, "regions", []) or []:
-        regions.append(getattr(r, "name", str(r)))
+        regions += task_region_names(t)
+    regions += list(app_regions(app))
     return tasks, sorted(set(regions)), variants
 
 
@@ -220,8 +220,14 @@ def _guide(outcome, mapper: str, app, best_time_s: float | None) -> Feedback:
     mregions = [r for r in _names_in(msg, regions) if r not in mtasks]
     mmems = [m for m in _MEMS if re.search(rf"\b{m}\b", msg)]
     mkinds = [k for k in _KINDS if re.search(rf"\b{k}\b", msg)]
-    task = mtasks[0] if mtasks else None
-    region = mregions[0] if mregions else None
+    # the message's own "task X" / "region Y" beat names merely mentioned later in it
+    mt = re.search(r"\btask (\w+)", msg)
+    mr = re.search(r"\bregion (\w+)", msg)
+    task = mt.group(1) if (mt and (not tasks or mt.group(1) in tasks)) else (mtasks[0] if mtasks else None)
+    region = mr.group(1) if (mr and (not regions or mr.group(1) in regions)) else (mregions[0] if mregions else None)
+    mm = re.search(r"\((SYSMEM|FBMEM|ZCMEM|SOCKMEM|RDMEM)\b", msg)
+    if mm:
+        mmems = [mm.group(1)] + [x for x in mmems if x != mm.group(1)]
     stmt, stmt_line = statement_at(mapper, line)
     sugg: list[Suggestion] = []
     parts: list[str] = []
@@ -274,10 +280,8 @@ def _guide(outcome, mapper: str, app, best_time_s: float | None) -> Feedback:
         sugg.append(Suggestion("set_proc", task=task, value=(alt[0] if alt else None), line=line, text=tip))
     elif kind == "stride" or "stride" in msg.lower():
         cur = _current_layout(mapper, task, region)
-        want = "F_order" if "F_order" in msg and "C_order" not in msg.split("F_order")[0][-40:] else None
-        if want is None:
-            m = re.search(r"(?:expect\w*|requires?|needs?)\D{0,20}(C_order|F_order|SOA|AOS)", msg)
-            want = m.group(1) if m else ("C_order" if cur == "F_order" else "F_order")
+        m = re.search(r"(?:expect\w*|requires?|needs?)\D{0,20}(C_order|F_order|SOA|AOS)", msg)
+        want = m.group(1) if m else ("C_order" if cur == "F_order" else "F_order")
         expl = (f"task {task or '?'} calls a library kernel (cuBLAS-style GEMM) that requires a specific "
                 f"stride for region {region or '?'}; the instance's layout ({cur or 'default'}) does not match.")
         tip = (f"add a layout for exactly that task and region: `Layout {task or '*'} {region or '*'} * SOA {want};` "
@@ -286,23 +290,40 @@ def _guide(outcome, mapper: str, app, best_time_s: float | None) -> Feedback:
         sugg.append(Suggestion("set_layout", task=task, region=region, value=want, text=tip))
     elif kind == "oom" or "out of memory" in msg.lower():
         mem = mmems[0] if mmems else "FBMEM"
-        alt = {"FBMEM": "ZCMEM", "ZCMEM": "SYSMEM", "SYSMEM": "SYSMEM", "SOCKMEM": "SYSMEM"}.get(mem, "SYSMEM")
-        big = _largest_region_of(app, task, exclude=())
-        expl = (f"{mem} ran out of capacity" + (f" while mapping task {task}" if task else "") +
-                ("; too many instances are live at once (tasks run ahead of their consumers)"
-                 if mem == "FBMEM" else "") + ".")
         tips = []
-        if task:
-            tips.append(f"cap run-ahead with `InstanceLimit {task} 1;`")
-            sugg.append(Suggestion("instance_limit", task=task, value="1", text=tips[-1]))
-        reg = region or big
-        if reg:
-            tips.append(f"place the large region {reg} in {alt}: `Region {task or '*'} {reg} {'GPU' if mem in ('FBMEM','ZCMEM') else '*'} {alt};`")
-            sugg.append(Suggestion("set_memory", task=task, region=reg, value=alt, text=tips[-1]))
-        if task:
-            tips.append(f"let read-only inputs be collected: `CollectMemory {task} *;`")
-            sugg.append(Suggestion("collect", task=task, text=tips[-1]))
-        parts += [f"Explanation: {expl}", "Suggestion: " + "; or ".join(tips or [f"use {alt} for big regions"]) + "."]
+        if mem == "FBMEM":
+            big = region or _largest_region_of(app, task)
+            expl = (f"a GPU framebuffer (FBMEM) ran out of capacity" + (f" while mapping task {task}" if task else "")
+                    + ": too many or too large instances are live at once (tasks run ahead of their consumers, "
+                      "or big inputs stay resident).")
+            if task:
+                tips.append(f"cap run-ahead with `InstanceLimit {task} GPU 1;`")
+                sugg.append(Suggestion("instance_limit", task=task, value="1", text=tips[-1]))
+            if big:
+                tips.append(f"put the large region {big} in zero-copy memory: `Region * {big} GPU ZCMEM;` "
+                            "(slower access, no framebuffer space)")
+                sugg.append(Suggestion("set_memory", task=task, region=big, value="ZCMEM", text=tips[-1]))
+            if task:
+                tips.append(f"let read-only inputs be collected after use: `CollectMemory {task} *;`")
+                sugg.append(Suggestion("collect", task=task, text=tips[-1]))
+        elif mem == "ZCMEM":
+            expl = ("zero-copy memory (ZCMEM, pinned host memory of limited size) ran out"
+                    + (f" while mapping task {task}" if task else "") + "; only small shared data fits there.")
+            placed = re.findall(r"(\w+) [\d.]+ GB", msg.split("allocated there", 1)[-1])
+            regs = [r for r in [region, *placed] if r and (not regions or r in regions)]
+            for r in dict.fromkeys(regs):
+                tips.append(f"move {r} back to the framebuffer: `Region * {r} GPU FBMEM;`")
+                sugg.append(Suggestion("set_memory", task=task, region=r, value="FBMEM", text=tips[-1]))
+            if task:
+                tips.append(f"cap run-ahead: `InstanceLimit {task} GPU 1;`")
+                sugg.append(Suggestion("instance_limit", task=task, value="1", text=tips[-1]))
+        else:
+            expl = f"{mem} ran out of capacity" + (f" while mapping task {task}" if task else "") + "."
+            if task:
+                tips.append(f"cap run-ahead with `InstanceLimit {task} 1;` or collect inputs: `CollectMemory {task} *;`")
+                sugg.append(Suggestion("instance_limit", task=task, value="1", text=tips[-1]))
+                sugg.append(Suggestion("collect", task=task, text=tips[-1]))
+        parts += [f"Explanation: {expl}", "Suggestion: " + "; or ".join(tips or ["use a larger memory"]) + "."]
     else:
         expl = f"the run failed ({kind or status})."
         parts += [f"Explanation: {expl}", "Suggestion: revert the last change or change the statement named in the message."]
@@ -313,15 +334,17 @@ def _guide(outcome, mapper: str, app, best_time_s: float | None) -> Feedback:
 
 
 def _largest_region_of(app, task: str | None, exclude=()) -> str | None:
+    from systems.mapper.agent.space import app_regions, app_tasks, task_region_names
+
     if app is None:
         return None
-    sizes = {getattr(r, "name", str(r)): float(getattr(r, "size_bytes", 0) or 0)
-             for r in getattr(app, "regions", []) or []}
+    regs = app_regions(app)
+    sizes = {n: float(getattr(r, "size_bytes", 0) or 0) for n, r in regs.items()}
     names = list(sizes)
     if task:
-        for t in getattr(app, "tasks", []) or []:
+        for t in app_tasks(app):
             if t.name == task:
-                names = [getattr(r, "name", r) if not isinstance(r, str) else r for r in t.regions]
+                names = task_region_names(t)
     names = [n for n in names if n not in exclude]
     return max(names, key=lambda n: sizes.get(n, 0.0)) if names else None
 
@@ -353,8 +376,8 @@ def _guide_ok(outcome, mapper: str, app, best_time_s: float | None) -> Feedback:
     copy_bytes: dict = _pget(profile, "copy_bytes", "copy_bytes_per_channel", "channel_bytes", default={}) or {}
     copy_time = _pget(profile, "copy_time_s", "total_copy_time_s", default=None)
     busy: dict = _pget(profile, "busy_fraction", "busy", "proc_busy_fraction", default={}) or {}
-    heavy = _pget(profile, "copy_heavy_regions", "copy_regions", default=[]) or []
-    task_proc: dict = _pget(profile, "task_proc_kind", "task_kind", default={}) or {}
+    heavy = _pget(profile, "top_copy_regions", "copy_heavy_regions", default=[]) or []
+    task_proc: dict = _pget(profile, "processor_kind_of_task", "task_proc_kind", default={}) or {}
     peak: dict = _pget(profile, "peak_bytes", "peak_bytes_per_memory", default={}) or {}
 
     if task_time:
@@ -365,8 +388,11 @@ def _guide_ok(outcome, mapper: str, app, best_time_s: float | None) -> Feedback:
     if total_copy > 0:
         top = sorted(copy_bytes.items(), key=lambda kv: -float(kv[1]))[:3]
         parts.append("Copies by channel: " + ", ".join(f"{k} {_fmt_bytes(float(v))}" for k, v in top) + ".")
+    gpu_busy = busy.get("GPU") if isinstance(busy, dict) else None
+    # copy-dominated: the simulator reports copy volume, not copy time; processors idle while
+    # large copies happen means data movement is on the critical path
     copy_dominated = bool(copy_time and t and float(copy_time) > 0.3 * t) or (
-        not copy_time and total_copy > 0 and heavy)
+        not copy_time and total_copy > 0 and bool(heavy) and (gpu_busy is None or float(gpu_busy) < 0.6))
     if heavy:
         hr = [h if isinstance(h, str) else (h.get("region") if isinstance(h, dict) else str(h[0]))
               for h in heavy][:3]
@@ -383,7 +409,6 @@ def _guide_ok(outcome, mapper: str, app, best_time_s: float | None) -> Feedback:
         sugg.append(Suggestion("set_memory", region=r, value="ZCMEM", text=tip))
         sugg.append(Suggestion("remap", region=r, text="align the index mappings of tasks sharing " + r))
     # idle accelerators while tasks run on CPUs
-    gpu_busy = busy.get("GPU") if isinstance(busy, dict) else None
     if task_proc and gpu_busy is not None and float(gpu_busy) < 0.5:
         cpu_tasks = [k for k, v in task_proc.items() if v != "GPU" and "GPU" in variants.get(k, set())]
         if cpu_tasks:

@@ -268,7 +268,7 @@ class Evolve(Proposer):
             return self.mutate(point, 1, knobs=[self.space.by_name[line_knob[fb.line]]])
         msg = fb.text
         names = [t.name for t in self.space.tasks if re.search(rf"(?<!\w){re.escape(t.name)}(?!\w)", msg)]
-        ks = [k for k in self.space.knobs if k.task in names and (k.region is None or k.region in msg)]
+        ks = [k for k in self.space.knobs if any(t in names for t in (k.tasks or (k.task,))) and (k.region is None or k.region in msg)]
         if ks:
             return self.mutate(point, 1, knobs=ks)
         return None

@@ -6,17 +6,22 @@ maps back to the knob that produced it (credit assignment for ``raw``/``guide`` 
 
 Knobs, per application:
 
-- ``proc:<task>``          processor kind among the task's variants        → ``Task t GPU;``
-- ``mem:<task>:<region>``  memory for the region when the task is on a GPU → ``Region t r GPU ZCMEM;``
-- ``layout:<task>:<region>`` SOA/AOS × C_order/F_order                   → ``Layout t r * AOS F_order;``
-- ``limit:<task>``         InstanceLimit none/1/2/4                        → ``InstanceLimit t 2;``
-- ``collect:<task>``       CollectMemory on/off                            → ``CollectMemory t *;``
-- ``map:<task>``           index-launch placement function from a family   → ``IndexTaskMap t block_lin;``
+- ``proc:<task>``            processor kind among the task's variants          → ``Task t GPU,CPU;``
+- ``mem:*:<region>``         memory of the region for GPU tasks               → ``Region * r GPU ZCMEM;``
+- ``layout:*:<region>``      SOA/AOS × C_order/F_order (only regions where it can matter:
+  more than one field or more than one dimension)                            → ``Layout * r * AOS F_order;``
+- ``limit:<task>``           InstanceLimit none/1/2/4 (index tasks)            → ``InstanceLimit t GPU 2;``
+- ``collect:<task>``         CollectMemory on/off                              → ``CollectMemory t *;``
+- ``map:<domain>``           placement function of every GPU task launched over that
+  index domain (tasks over one domain share data piece by piece)             → ``IndexTaskMap t1,t2 block_lin2;``
+- ``hostmem:*``              SYSMEM or SOCKMEM for CPU/OMP tasks               → ``Region * * CPU SOCKMEM;``
 
 The index-map family covers block / cyclic over the linearised machine, node-major and
-GPU-major cyclic, 2-D/3-D block and cyclic decompositions (``balance_split`` / ``auto_split``
-machine transforms), and "same GPU 0 per node" placements, each over the launch linearised in
-row-major order.
+GPU-major cyclic, block over nodes × cyclic over GPUs, 2-D/3-D block and cyclic decompositions
+over ``balance_split`` views, and the shape-aware ``auto_split`` decompositions the DISTAL
+experts use (block over nodes × cyclic or block over each node's GPU grid). Functions are
+emitted per launch dimensionality (``block_lin2`` for a 2-D launch). A task placed on CPU/OMP
+gets no IndexTaskMap (the default block distribution over that kind's processors).
 """
 
 from __future__ import annotations
@@ -25,51 +30,72 @@ import random
 from dataclasses import dataclass, field
 
 LAYOUTS: tuple[str, ...] = ("SOA C_order", "SOA F_order", "AOS C_order", "AOS F_order")
-"""Layout constraint pairs a region may get."""
+"""Layout constraint pairs a region may get (the first is the default)."""
 GPU_MEMS: tuple[str, ...] = ("FBMEM", "ZCMEM")
 """Memories a region may get when its task runs on a GPU."""
-HOST_MEMS: tuple[str, ...] = ("SYSMEM",)
-"""Memories for CPU/OMP tasks (fixed)."""
 LIMITS: tuple[str, ...] = ("none", "1", "2", "4")
 """InstanceLimit choices."""
 KIND_ORDER: tuple[str, ...] = ("GPU", "OMP", "CPU")
+"""Processor kinds, preferred first."""
 
-# Index-map function family: name -> (minimum launch dims, DSL body with {LIN} = linear point
-# and {EXT} = launch volume). ``m`` = Machine(GPU) (node, gpu); ``m1`` = merged 1-D space.
-_LIN = {1: "task.ipoint[0]",
-        2: "task.ipoint[0] * task.ispace[1] + task.ipoint[1]",
-        3: "(task.ipoint[0] * task.ispace[1] + task.ipoint[1]) * task.ispace[2] + task.ipoint[2]"}
-_EXT = {1: "task.ispace[0]", 2: "task.ispace[0] * task.ispace[1]",
-        3: "task.ispace[0] * task.ispace[1] * task.ispace[2]"}
 
-MAP_FAMILY: dict[str, tuple[int, str]] = {
-    # linearised launch over the linearised machine
-    "block_lin": (1, "return m1[{LIN} * m1.size[0] / ({EXT})];"),
-    "cyclic_lin": (1, "return m1[({LIN}) % m1.size[0]];"),
-    # node-major: consecutive points on consecutive nodes (pennant-style)
-    "cyclic_node": (1, "return m[({LIN}) % m.size[0], ({LIN}) / m.size[0] % m.size[1]];"),
-    # GPU-major: consecutive points on the GPUs of one node (circuit-style)
-    "cyclic_gpu": (1, "return m[({LIN}) / m.size[1] % m.size[0], ({LIN}) % m.size[1]];"),
+def _lin(d: int) -> str:
+    e = "task.ipoint[0]"
+    for i in range(1, d):
+        e = f"({e}) * task.ispace[{i}] + task.ipoint[{i}]"
+    return e
+
+
+def _ext(d: int) -> str:
+    return " * ".join(f"task.ispace[{i}]" for i in range(d))
+
+
+def _dims(d: int) -> str:
+    return "(" + ",".join(str(i) for i in range(d)) + ("," if d == 1 else "") + ")"
+
+
+def _auto(d: int, lower: str) -> str:
+    head = f"ma = m.auto_split(0, task.ispace); mb = ma.auto_split({d}, task.ispace / ma[:-1]); "
+    if lower == "cyclic":  # block over nodes, cyclic over each node's GPU grid (the DISTAL experts)
+        up = f"upper = tuple(task.ipoint[i] * mb.size[i] / task.ispace[i] for i in {_dims(d)}); "
+        lo = f"lower = tuple(task.ipoint[i] % mb.size[i + {d}] for i in {_dims(d)}); "
+    else:  # one contiguous block per processor, node-major
+        g = f"task.ipoint[i] * mb.size[i] * mb.size[i + {d}] / task.ispace[i]"
+        up = f"upper = tuple({g} / mb.size[i + {d}] for i in {_dims(d)}); "
+        lo = f"lower = tuple({g} % mb.size[i + {d}] for i in {_dims(d)}); "
+    return head + up + lo + "return mb[*upper, *lower];"
+
+
+MAP_FAMILY: dict[str, tuple[int, object]] = {
+    # linearised launch over the linearised machine (m1 = nodes*gpus)
+    "block_lin": (1, lambda d: f"return m1[({_lin(d)}) * m1.size[0] / ({_ext(d)})];"),
+    "cyclic_lin": (1, lambda d: f"return m1[({_lin(d)}) % m1.size[0]];"),
+    # node-major cyclic: consecutive points on consecutive nodes (pennant-style)
+    "cyclic_node": (1, lambda d: f"ip = {_lin(d)}; return m[ip % m.size[0], ip / m.size[0] % m.size[1]];"),
+    # GPU-major cyclic: consecutive points on the GPUs of one node (circuit-style)
+    "cyclic_gpu": (1, lambda d: f"ip = {_lin(d)}; return m[ip / m.size[1] % m.size[0], ip % m.size[1]];"),
     # block over nodes, cyclic over the GPUs of a node
-    "block_node_cyclic_gpu": (1, "return m[{LIN} * m.size[0] / ({EXT}), ({LIN}) % m.size[1]];"),
-    # 2-D launches on a balanced 2-D view of the machine
-    "block_2d": (2, "return m2[task.ipoint[0] * m2.size[0] / task.ispace[0], "
-                    "task.ipoint[1] * m2.size[1] / task.ispace[1]];"),
-    "cyclic_2d": (2, "return m2[task.ipoint[0] % m2.size[0], task.ipoint[1] % m2.size[1]];"),
-    "block_cyclic_2d": (2, "return m2[task.ipoint[0] * m2.size[0] / task.ispace[0], "
-                           "task.ipoint[1] % m2.size[1]];"),
-    # 2-D block on (node, gpu) directly: dim 0 over nodes, dim 1 over GPUs
-    "block_node_gpu_2d": (2, "return m[task.ipoint[0] * m.size[0] / task.ispace[0], "
-                             "task.ipoint[1] * m.size[1] / task.ispace[1]];"),
-    # 3-D launches: balanced 3-D view; and the first two dims only (third dim stays local)
-    "block_3d": (3, "return m3[task.ipoint[0] * m3.size[0] / task.ispace[0], "
-                    "task.ipoint[1] * m3.size[1] / task.ispace[1], task.ipoint[2] * m3.size[2] / task.ispace[2]];"),
-    "block_2d_drop3": (3, "return m2[task.ipoint[0] * m2.size[0] / task.ispace[0], "
-                          "task.ipoint[1] * m2.size[1] / task.ispace[1]];"),
+    "block_node_cyclic_gpu": (1, lambda d: f"ip = {_lin(d)}; return m[ip * m.size[0] / ({_ext(d)}), ip % m.size[1]];"),
+    # 2-D: balanced 2-D view of the machine
+    "block_2d": (2, lambda d: "return m2[task.ipoint[0] * m2.size[0] / task.ispace[0], "
+                              "task.ipoint[1] * m2.size[1] / task.ispace[1]];"),
+    "cyclic_2d": (2, lambda d: "return m2[task.ipoint[0] % m2.size[0], task.ipoint[1] % m2.size[1]];"),
+    # first two launch dims straight onto (node, gpu)
+    "block_node_gpu": (2, lambda d: "return m[task.ipoint[0] * m.size[0] / task.ispace[0], "
+                                    "task.ipoint[1] * m.size[1] / task.ispace[1]];"),
+    # shape-aware auto_split decompositions
+    "auto_block_cyclic": (2, lambda d: _auto(d, "cyclic")),
+    "auto_block": (2, lambda d: _auto(d, "block")),
+    # 3-D: balanced 3-D view
+    "block_3d": (3, lambda d: "return m3[task.ipoint[0] * m3.size[0] / task.ispace[0], "
+                              "task.ipoint[1] * m3.size[1] / task.ispace[1], "
+                              "task.ipoint[2] * m3.size[2] / task.ispace[2]];"),
 }
+"""Index-map families: name → (minimum launch dimensions, body builder for a D-d launch)."""
 
 HEADER_SPACES = ("m = Machine(GPU);", "m1 = m.merge(0, 1);", "m2 = m1.balance_split(0, 2);",
                  "m3 = m1.balance_split(0, 3);")
+"""Machine spaces the mapping functions use."""
 
 
 @dataclass(frozen=True)
@@ -81,9 +107,11 @@ class Knob:
     choices: tuple[str, ...]
     """Allowed values; ``choices[0]`` is the default."""
     task: str
-    """Task it concerns."""
+    """Task it concerns (``*`` when it concerns every task using ``region``, or a group)."""
     region: str | None = None
     """Region it concerns (mem/layout knobs)."""
+    tasks: tuple[str, ...] = ()
+    """Every task the knob affects."""
 
     @property
     def kind(self) -> str:
@@ -97,21 +125,41 @@ class Rendered:
     text: str
     """The mapper."""
     line_knob: dict[int, str] = field(default_factory=dict)
-    """1-based line → knob name that produced it (header lines are absent)."""
+    """1-based line → knob name that produced it (lines of fixed text are absent)."""
 
 
-def _task_region_names(task) -> list[str]:
+def app_tasks(app) -> list:
+    """The app's task definitions (``app.tasks`` may be a dict or a list)."""
+    tasks = getattr(app, "tasks", None) or []
+    return list(tasks.values()) if isinstance(tasks, dict) else list(tasks)
+
+
+def app_regions(app) -> dict:
+    """Region name → region object."""
+    regs = getattr(app, "regions", None) or {}
+    if isinstance(regs, dict):
+        return dict(regs)
+    return {getattr(r, "name", str(r)): r for r in regs}
+
+
+def task_region_names(task) -> list[str]:
+    """Region argument names of a task, by position."""
     return [r if isinstance(r, str) else getattr(r, "name", str(r)) for r in (getattr(task, "regions", []) or [])]
 
 
-def _launch_dims(task) -> int:
+def launch_dims(task) -> int:
+    """Dimensionality of a task's index launch (1 when unknown)."""
     shape = getattr(task, "launch_shape", None)
-    if shape is None:
-        return 1
     try:
-        return max(1, len(tuple(shape)))
+        return max(1, len(tuple(shape))) if shape is not None else 1
     except TypeError:
         return 1
+
+
+def _layout_matters(region) -> bool:
+    if region is None:
+        return True
+    return int(getattr(region, "fields", 2) or 1) > 1 or int(getattr(region, "dims", 2) or 1) > 1
 
 
 class MapperSpace:
@@ -120,29 +168,53 @@ class MapperSpace:
     def __init__(self, app) -> None:
         self.app = app
         self.knobs: list[Knob] = []
-        self.tasks = list(getattr(app, "tasks", []) or [])
+        self.tasks = app_tasks(app)
+        regions = app_regions(app)
+
+        def region_obj(name):
+            r = regions.get(name)
+            alias = getattr(r, "alias_of", None) if r is not None else None
+            return regions.get(alias, r) if alias else r
+
+        gpu_tasks = [t for t in self.tasks if "GPU" in (getattr(t, "variants", ()) or ())]
         for t in self.tasks:
             variants = set(getattr(t, "variants", ()) or ())
             kinds = tuple(k for k in KIND_ORDER if k in variants) or ("CPU",)
             if len(kinds) > 1:
-                self.knobs.append(Knob(f"proc:{t.name}", kinds, t.name))
-            regs = _task_region_names(t)
-            if "GPU" in variants:
-                for r in regs:
-                    self.knobs.append(Knob(f"mem:{t.name}:{r}", GPU_MEMS, t.name, r))
-            for r in regs:
-                self.knobs.append(Knob(f"layout:{t.name}:{r}", LAYOUTS, t.name, r))
+                self.knobs.append(Knob(f"proc:{t.name}", kinds, t.name, tasks=(t.name,)))
+        # memory and layout per region, for every task using it (``Region * r GPU ZCMEM;``)
+        users: dict[str, list[str]] = {}
+        for t in self.tasks:
+            for r in task_region_names(t):
+                users.setdefault(r, []).append(t.name)
+        for r, ts in users.items():
+            if any(t.name in ts for t in gpu_tasks):
+                self.knobs.append(Knob(f"mem:*:{r}", GPU_MEMS, "*", r, tuple(ts)))
+        for r, ts in users.items():
+            if _layout_matters(region_obj(r)):
+                self.knobs.append(Knob(f"layout:*:{r}", LAYOUTS, "*", r, tuple(ts)))
+        # one index-map knob per launch domain: tasks launched over the same domain share data
+        # piece by piece, so they are placed by one function (as every expert mapper does)
+        groups: dict[tuple, list] = {}
+        for t in gpu_tasks:
             if getattr(t, "index_launch", False):
-                dims = _launch_dims(t)
-                fams = tuple(n for n, (d, _) in MAP_FAMILY.items() if d <= dims)
-                self.knobs.append(Knob(f"map:{t.name}", fams, t.name))
-                self.knobs.append(Knob(f"limit:{t.name}", LIMITS, t.name))
-            self.knobs.append(Knob(f"collect:{t.name}", ("off", "on"), t.name))
+                groups.setdefault(tuple(getattr(t, "launch_shape", None) or ()), []).append(t)
+        for shape, ts in groups.items():
+            dims = launch_dims(ts[0])
+            fams = tuple(n for n, (d, _) in MAP_FAMILY.items() if d <= dims)
+            label = "x".join(str(x) for x in shape) or "1"
+            self.knobs.append(Knob(f"map:{label}", fams, ts[0].name, tasks=tuple(t.name for t in ts)))
+        for t in self.tasks:
+            if getattr(t, "index_launch", False):
+                self.knobs.append(Knob(f"limit:{t.name}", LIMITS, t.name, tasks=(t.name,)))
+            self.knobs.append(Knob(f"collect:{t.name}", ("off", "on"), t.name, tasks=(t.name,)))
+        if any(k in getattr(t, "variants", ()) for t in self.tasks for k in ("CPU", "OMP")):
+            self.knobs.append(Knob("hostmem:*", ("SYSMEM", "SOCKMEM"), "*", tasks=tuple(t.name for t in self.tasks)))
         self.by_name = {k.name: k for k in self.knobs}
 
     # -- points ----------------------------------------------------------------------------------
     def default(self) -> dict[str, str]:
-        """The default point: first choice of every knob (GPU first, FBMEM, SOA C_order, ...)."""
+        """The default point: first choice of every knob (GPU first, FBMEM, SOA C_order, block, ...)."""
         return {k.name: k.choices[0] for k in self.knobs}
 
     def random(self, rng: random.Random) -> dict[str, str]:
@@ -158,54 +230,60 @@ class MapperSpace:
 
     def knobs_for(self, task: str | None = None, region: str | None = None, kind: str | None = None) -> list[Knob]:
         """Knobs matching the filters (None = any)."""
-        return [k for k in self.knobs if (task is None or k.task == task)
+        return [k for k in self.knobs if (task is None or k.task == task or task in k.tasks)
                 and (region is None or k.region == region) and (kind is None or k.kind == kind)]
 
     # -- rendering -------------------------------------------------------------------------------
     def render(self, point: dict[str, str]) -> Rendered:
         """DSL text of ``point`` (missing knobs take their default)."""
         p = {**self.default(), **point}
-        lines: list[str] = ["# generated by systems.mapper.agent.space",
-                            "Region * * GPU FBMEM;", "Region * * CPU SYSMEM;", "Region * * OMP SYSMEM;",
-                            "Layout * * * SOA C_order;"]
+        host = p.get("hostmem:*", "SYSMEM")
+        lines: list[str] = ["# generated by systems.mapper.agent.space", "Region * * GPU FBMEM;",
+                            f"Region * * CPU {host};", f"Region * * OMP {host};", "Layout * * * SOA C_order;"]
         line_knob: dict[int, str] = {}
+        if "hostmem:*" in self.by_name:
+            line_knob[3] = line_knob[4] = "hostmem:*"
 
         def add(text: str, knob: str | None) -> None:
-            for sub in text.splitlines():
-                lines.append(sub)
-                if knob:
-                    line_knob[len(lines)] = knob
+            lines.append(text)
+            if knob:
+                line_knob[len(lines)] = knob
 
-        used_fams: list[str] = []
+        kind_of: dict[str, str] = {}
         for t in self.tasks:
             variants = set(getattr(t, "variants", ()) or ())
             kn = f"proc:{t.name}"
             kind = p.get(kn) or next((k for k in KIND_ORDER if k in variants), "CPU")
+            kind_of[t.name] = kind
             fallback = [k for k in KIND_ORDER if k in variants and k != kind]
             add(f"Task {t.name} {','.join([kind, *fallback])};", kn if kn in self.by_name else None)
+        maps: list[tuple[str, str, str]] = []  # (task, function name, knob)
         for k in self.knobs:
             v = p[k.name]
             if k.kind == "mem" and v != "FBMEM":
-                add(f"Region {k.task} {k.region} GPU {v};", k.name)
-            elif k.kind == "layout" and v != "SOA C_order":
-                add(f"Layout {k.task} {k.region} * {v};", k.name)
+                add(f"Region * {k.region} GPU {v};", k.name)
+            elif k.kind == "layout" and v != LAYOUTS[0]:
+                add(f"Layout * {k.region} * {v};", k.name)
             elif k.kind == "limit" and v != "none":
-                add(f"InstanceLimit {k.task} {v};", k.name)
+                add(f"InstanceLimit {k.task} {kind_of.get(k.task, 'GPU')} {v};", k.name)
             elif k.kind == "collect" and v == "on":
                 add(f"CollectMemory {k.task} *;", k.name)
-            elif k.kind == "map" and v not in used_fams:
-                used_fams.append(v)
-        body_start = len(lines)
-        fam_lines: list[str] = list(HEADER_SPACES)
-        for fam in used_fams:
-            dims, body = MAP_FAMILY[fam]
-            body = body.replace("{LIN}", _LIN[dims]).replace("{EXT}", _EXT[dims])
-            fam_lines.append(f"def {fam}(Task task) {{ {body} }}")
-        lines[body_start:body_start] = fam_lines
-        # shift the line->knob entries that came after the insertion point
-        shift = len(fam_lines)
-        line_knob = {(ln + shift if ln > body_start else ln): kn for ln, kn in line_knob.items()}
-        for k in self.knobs:
-            if k.kind == "map":
-                add(f"IndexTaskMap {k.task} {p[k.name]};", k.name)
+            elif k.kind == "map":
+                on_gpu = [t for t in k.tasks if kind_of.get(t) == "GPU"]
+                if on_gpu:
+                    maps.append((",".join(on_gpu), f"{v}{launch_dims(self._task(k.task))}", k.name))
+        if maps:
+            lines += list(HEADER_SPACES)
+            emitted: set[str] = set()
+            for _task, fn, kn in maps:
+                if fn in emitted:
+                    continue
+                emitted.add(fn)
+                fam = fn.rstrip("0123456789")
+                add(f"def {fn}(Task task) {{ {MAP_FAMILY[fam][1](int(fn[len(fam):]))} }}", kn)
+            for task, fn, kn in maps:
+                add(f"IndexTaskMap {task} {fn};", kn)
         return Rendered("\n".join(lines) + "\n", line_knob)
+
+    def _task(self, name: str):
+        return next(t for t in self.tasks if t.name == name)
