@@ -1,0 +1,1 @@
+"""The Streamlit results dashboard (``make dashboard``): reads MLflow, never writes."""

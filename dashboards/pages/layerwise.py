@@ -1,0 +1,5 @@
+"""The layerwise page (body: :mod:`dashboards.views.system` + :mod:`dashboards.views.layerwise`)."""
+
+from dashboards.views.system import render
+
+render("layerwise")

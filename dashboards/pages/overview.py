@@ -1,0 +1,5 @@
+"""The overview page (body: :mod:`dashboards.views.overview`)."""
+
+from dashboards.views.overview import render
+
+render()

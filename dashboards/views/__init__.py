@@ -1,0 +1,1 @@
+"""Page bodies: ``overview``, ``runs``, ``system`` (generic) and one field-specific view per system."""
