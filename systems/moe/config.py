@@ -66,8 +66,9 @@ class ControllerConfig:
     """Statistics are read this many steps late so reading them never stalls the step."""
     ema_weight: float = 0.05
     """EMA weight of the needed-alpha statistics (paper 0.01; higher for short CPU runs), bias-corrected."""
-    alpha0: float = 2.0
-    """Initial global capacity factor of the dynamic policies."""
+    alpha0: float = 4.0
+    """Initial (safe) capacity factor of the dynamic policies. The needed alpha is >= 1 by definition,
+    so the shrink rule (score < 0.5 * alpha) can only fire from alpha > 2: start above it."""
     shrink_trigger: float = 0.5
     """Shrink when score < shrink_trigger * alpha (paper 0.5)."""
     shrink_factor: float = 1.3
