@@ -76,7 +76,8 @@ class SearchResult:
 def _enumerate(nodes: dict[str, np.ndarray], edges: list[tuple[str, str, np.ndarray]],
                limit: int) -> tuple[dict[str, int], float]:
     """Joint minimum over all configuration combinations, by broadcasting (needs prod(C) <= limit)."""
-    names = list(nodes)
+    fixed = {n for n in nodes if len(nodes[n]) == 1}  # single-configuration nodes: fold them away
+    names = [n for n in nodes if n not in fixed]
     sizes = [len(nodes[n]) for n in names]
     space = math.prod(sizes)
     if space > limit:
@@ -84,20 +85,33 @@ def _enumerate(nodes: dict[str, np.ndarray], edges: list[tuple[str, str, np.ndar
                           f"(limit {limit:.3g})")
     axis = {n: i for i, n in enumerate(names)}
     k = len(names)
+    const = sum(float(nodes[n][0]) for n in fixed)
     total = np.zeros(sizes)
     for n in names:
         shape = [1] * k
         shape[axis[n]] = sizes[axis[n]]
         total = total + nodes[n].reshape(shape)
     for u, v, tab in edges:
+        if u in fixed and v in fixed:
+            const += float(tab[0, 0])
+            continue
+        if u in fixed or v in fixed:
+            n, vec = (v, tab[0, :]) if u in fixed else (u, tab[:, 0])
+            shape = [1] * k
+            shape[axis[n]] = sizes[axis[n]]
+            total = total + vec.reshape(shape)
+            continue
         shape = [1] * k
         shape[axis[u]] = sizes[axis[u]]
         shape[axis[v]] = sizes[axis[v]]
         t = tab if axis[u] < axis[v] else tab.T
         total = total + t.reshape(shape)
+    total = total + const
     flat = int(np.argmin(total))
-    idx = np.unravel_index(flat, sizes)
-    return {n: int(i) for n, i in zip(names, idx)}, float(total.flat[flat])
+    idx = np.unravel_index(flat, sizes) if names else ()
+    out = {n: 0 for n in fixed}
+    out.update({n: int(i) for n, i in zip(names, idx)})
+    return out, float(total.flat[flat])
 
 
 def brute_force(cg: CostGraph, limit: int = 2_000_000) -> SearchResult:
