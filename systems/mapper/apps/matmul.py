@@ -86,7 +86,7 @@ def _launch5(b: AppBuilder, t: dict, pt, space) -> int:
     return b.launch(t["task_5"], pt, space, [], flops=0)
 
 
-def build_2d(name: str, machine: Machine, n: int = 32768, grid: int | None = None, variant: str = "cannon") -> App:
+def build_2d(name: str, machine: Machine, n: int = 49152, grid: int | None = None, variant: str = "cannon") -> App:
     """Cannon (shifted tiles) or SUMMA (broadcast panels) on a g x g grid; PUMMA on a 2g x 2g block-cyclic grid."""
     G = machine.nodes * machine.gpus_per_node
     g = grid or _square_grid(G)
@@ -108,14 +108,14 @@ def build_2d(name: str, machine: Machine, n: int = 32768, grid: int | None = Non
     return b.build()
 
 
-def build_3d(name: str, machine: Machine, n: int = 16384, grid: int | None = None, layers: int | None = None,
+def build_3d(name: str, machine: Machine, n: int = 24576, grid: int | None = None, layers: int | None = None,
              variant: str = "johnson", substeps: int = 2) -> App:
     """Johnson's 3-D, Solomonik's 2.5-D and COSMA: a 3-D launch whose k-layers reduce into C."""
     G = machine.nodes * machine.gpus_per_node
     if variant == "solomonik":
         c = layers or 2
         rpoc = grid or c
-        while (rpoc * rpoc * c) < G or rpoc % c or (rpoc * rpoc * c) % G:
+        while (rpoc * rpoc * c) < 4 * G or rpoc % c or (rpoc * rpoc * c) % G:
             rpoc += 1
             if rpoc > 64:
                 break

@@ -111,6 +111,7 @@ class _Sim:
         self.map_cache: dict = {}
         self.rr: dict = {}
         self.copies = 0
+        self.phase = 0
 
     # -- processors ---------------------------------------------------------------------------
     def _pick_proc(self, inst, idx: int, parent_proc: Proc) -> Proc:
@@ -193,6 +194,7 @@ class _Sim:
         if commit:
             for r in res:
                 self.res_free[r] = end
+        if commit and self.phase == 1:  # the profile describes the timed phase
             ms, md = self.layout.mems[src], self.layout.mems[dst]
             label = f"node{ms.node}.{ms.short_kind}->node{md.node}.{md.short_kind}"
             self.chan_bytes[label] = self.chan_bytes.get(label, 0.0) + nbytes
@@ -241,6 +243,7 @@ class _Sim:
                 phase = 1
             elif inst.phase == 2 and phase < 2:
                 phase = 2
+            self.phase = inst.phase
             parent_proc = procs[inst.parent] if inst.parent >= 0 else top
             proc = self._pick_proc(inst, idx, parent_proc)
             procs[idx] = proc
@@ -306,8 +309,8 @@ class _Sim:
                         r_t = max(r_t, pc.rdone)
                 elif rq.priv == W:
                     r_t = max(pc.wready, pc.rdone)
-                else:  # RED: needs no input, waits for the last plain write and its readers
-                    r_t = max(pc.base, pc.rdone)
+                else:  # RED: fills its own reduction instance; waits only for the last plain write
+                    r_t = pc.base
                 if r_t > ready:
                     ready = r_t
                 bw = lay.access_bw(proc, memo)
@@ -359,10 +362,11 @@ class _Sim:
                     pc.fill = False
                 else:  # reduction: apply to the home instance
                     home = pc.home if pc.home >= 0 else mem
+                    ready_apply = max(end, pc.rdone)  # applying waits for readers of the old value
                     if home == mem:
-                        a_end = end
+                        a_end = ready_apply
                     else:
-                        _, a_end = self._copy(mem, home, rq.nbytes, end, rq.piece)
+                        _, a_end = self._copy(mem, home, rq.nbytes, ready_apply, rq.piece)
                         self._free(mem, rq.piece, a_end)
                     for other in list(pc.valid):
                         if other != home:
@@ -516,7 +520,7 @@ def lower_bound(app: App, machine: Machine) -> dict:
             if rq.priv == R:
                 e = wend[rq.piece]
             elif rq.priv == RED:
-                e = max(base[rq.piece], rend[rq.piece])
+                e = base[rq.piece]
             else:
                 e = max(wend[rq.piece], rend[rq.piece])
             if e > est:
@@ -527,7 +531,7 @@ def lower_bound(app: App, machine: Machine) -> dict:
             if rq.priv == R:
                 rend[rq.piece] = max(rend[rq.piece], end)
             elif rq.priv == RED:
-                wend[rq.piece] = max(wend[rq.piece], end)
+                wend[rq.piece] = max(wend[rq.piece], end, rend[rq.piece])
             else:
                 wend[rq.piece] = base[rq.piece] = rend[rq.piece] = end
         cp = max(cp, end)
