@@ -79,9 +79,11 @@ def alternatives(app: str, expert: str) -> dict[str, str]:
     if app in ("johnson", "cosma"):
         alts["3-D points over all GPUs"] = expert.replace("    return m_4d[*upper, 0];", SPREAD_3D).replace(
             "    return m_3d[*upper, 0];", SPREAD_2D_TILES)
-    alts["all tasks on CPU/OMP"] = expert.replace("Task * GPU,OMP,CPU;", "Task * OMP,CPU;").replace(
-        "Task * GPU,CPU;", "Task * CPU;") + "\n".join(
-        f"IndexTaskMap {t} cpu_block;" for t in ()) 
+    if app in ("circuit", "stencil", "pennant"):
+        alts["everything on CPUs"] = expert.replace("Machine(GPU)", "Machine(CPU)").replace("Task * GPU,CPU;", "Task * CPU;")
+    else:
+        alts["everything on OpenMP"] = expert.replace("Machine(GPU)", "Machine(OMP)").replace(
+            "Task * GPU,OMP,CPU;", "Task * OMP,CPU;")
     return alts
 
 
