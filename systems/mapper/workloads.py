@@ -26,6 +26,13 @@ BUDGETS = {
     "full": {"iterations": 1000, "wall_s": 600},
 }
 """Optimizer budget per suite (job params ``iterations`` and ``wall_s``)."""
+LLM_BUDGETS = {
+    "smoke": {"iterations": 3, "wall_s": 120},
+    "default": {"iterations": 10, "wall_s": 600},
+    "nightly": {"iterations": 10, "wall_s": 600},
+    "full": {"iterations": 10, "wall_s": 600},
+}
+"""Budget of the ``llm-agent`` per suite: the paper's 10 iterations (each one an LLM call), within 10 minutes."""
 SEEDS = {"smoke": [0], "default": [0], "nightly": [0], "full": [0, 1, 2]}
 """Seeds per suite (the expert is deterministic and always runs once)."""
 
@@ -33,7 +40,7 @@ SEEDS = {"smoke": [0], "default": [0], "nightly": [0], "full": [0, 1, 2]}
 def default_methods() -> list[str]:
     """Methods a suite runs by default: the expert and the offline optimizers, plus the LLM agent when configured."""
     methods = ["expert", "random-search", "scalar-tuner", "evolve"]
-    if os.environ.get("OPENAI_BASE_URL"):
+    if os.environ.get("OPENAI_BASE_URL") and os.environ.get("SYSLAB_LLM_MODEL"):
         methods.append("llm-agent")
     return methods
 
@@ -54,6 +61,7 @@ def make_jobs(suite: str = "smoke", methods: list[str] | None = None, workloads:
     for app in apps:
         for method in methods:
             for seed in ([seed_list[0]] if method == "expert" else seed_list):
-                params = {} if method == "expert" else dict(budget)
+                params = {} if method == "expert" else dict(
+                    LLM_BUDGETS.get(suite, LLM_BUDGETS["default"]) if method == "llm-agent" else budget)
                 jobs.append(Job(system="mapper", workload=app, method=method, seed=seed, suite=suite, params=params))
     return jobs

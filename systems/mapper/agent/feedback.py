@@ -297,8 +297,10 @@ def _guide(outcome, mapper: str, app, best_time_s: float | None) -> Feedback:
                     + ": too many or too large instances are live at once (tasks run ahead of their consumers, "
                       "or big inputs stay resident).")
             if task:
-                tips.append(f"cap run-ahead with `InstanceLimit {task} GPU 1;`")
-                sugg.append(Suggestion("instance_limit", task=task, value="1", text=tips[-1]))
+                lim = launcher_of(app, task) or task
+                why = f" ({task} is launched by {lim})" if lim != task else ""
+                tips.append(f"cap run-ahead with `InstanceLimit {lim} GPU 1;`{why}")
+                sugg.append(Suggestion("instance_limit", task=lim, value="1", text=tips[-1]))
             if big:
                 tips.append(f"put the large region {big} in zero-copy memory: `Region * {big} GPU ZCMEM;` "
                             "(slower access, no framebuffer space)")
@@ -315,8 +317,9 @@ def _guide(outcome, mapper: str, app, best_time_s: float | None) -> Feedback:
                 tips.append(f"move {r} back to the framebuffer: `Region * {r} GPU FBMEM;`")
                 sugg.append(Suggestion("set_memory", task=task, region=r, value="FBMEM", text=tips[-1]))
             if task:
-                tips.append(f"cap run-ahead: `InstanceLimit {task} GPU 1;`")
-                sugg.append(Suggestion("instance_limit", task=task, value="1", text=tips[-1]))
+                lim = launcher_of(app, task) or task
+                tips.append(f"cap run-ahead: `InstanceLimit {lim} GPU 1;`")
+                sugg.append(Suggestion("instance_limit", task=lim, value="1", text=tips[-1]))
         else:
             expl = f"{mem} ran out of capacity" + (f" while mapping task {task}" if task else "") + "."
             if task:
@@ -347,6 +350,30 @@ def _largest_region_of(app, task: str | None, exclude=()) -> str | None:
                 names = task_region_names(t)
     names = [n for n in names if n not in exclude]
     return max(names, key=lambda n: sizes.get(n, 0.0)) if names else None
+
+
+def _is_library(app, task: str) -> bool:
+    from systems.mapper.agent.space import app_tasks
+
+    return any(t.name == task and getattr(t, "library", False) for t in app_tasks(app))
+
+
+def launcher_of(app, task: str | None) -> str | None:
+    """The index task whose points launch ``task`` (a single task), if any: where run-ahead is capped."""
+    if app is None or not task:
+        return None
+    insts = getattr(app, "instances", None) or []
+    for inst in insts:
+        if inst.tdef.name == task and getattr(inst, "parent", -1) >= 0:
+            par = insts[inst.parent].tdef
+            return par.name if getattr(par, "index_launch", False) else None
+    return None
+
+
+def _index_gpu_tasks(app) -> list:
+    from systems.mapper.agent.space import app_tasks
+
+    return [t for t in app_tasks(app) if getattr(t, "index_launch", False) and "GPU" in (getattr(t, "variants", ()) or ())]
 
 
 def _pget(profile: dict, *keys, default=None):
@@ -416,9 +443,27 @@ def _guide_ok(outcome, mapper: str, app, best_time_s: float | None) -> Feedback:
             parts.append(f"Explanation: GPUs are busy only {100 * float(gpu_busy):.0f}% of the time.")
             parts.append("Suggestion: " + tip)
             sugg.append(Suggestion("set_proc", task=cpu_tasks[0], value="GPU", text=tip))
+        else:
+            idx = [t.name for t in _index_gpu_tasks(app) if t.name in task_time]
+            slow_idx = max(idx, key=lambda k: float(task_time[k])) if idx else None
+            if slow_idx:
+                tip = (f"GPUs are busy only {100 * float(gpu_busy):.0f}% of the time although every task runs on a GPU: "
+                       f"the index launches use few GPUs or wait on each other. Distribute {slow_idx} (and the tasks "
+                       f"launched over the same domain) blockwise over all GPUs of all nodes, e.g. "
+                       f"`m1 = Machine(GPU).merge(0, 1);` and `return m1[linear_point * m1.size[0] / volume];`.")
+                parts.append("Suggestion: " + tip)
+                sugg.append(Suggestion("remap", task=slow_idx, value="block_lin", text=tip))
     if task_time and not sugg:
         slow = max(task_time.items(), key=lambda kv: float(kv[1]))[0]
         lay = _current_layout(mapper, slow, None)
+        if _is_library(app, slow):  # its layout is fixed by the library: only placement can help
+            tip = (f"the slowest task is {slow}, a library (cuBLAS) task whose operands must stay C_order: "
+                   f"change where it runs instead: the index mapping of the tasks that launch or feed it "
+                   f"(block vs cyclic, spread over all GPUs of all nodes) or the memory of its operands.")
+            parts.append("Suggestion: " + tip)
+            lim = launcher_of(app, slow)
+            sugg.append(Suggestion("remap", task=lim or slow, text=tip))
+            return Feedback("guide", "ok", t, "\n".join(parts), suggestions=sugg)
         tip = (f"the slowest task is {slow}: try another layout for its regions (SOA/AOS, "
                f"{'F_order' if lay == 'C_order' else 'C_order'}), another memory (FBMEM vs ZCMEM), or a "
                f"different index mapping (block vs cyclic; spread over all GPUs of all nodes).")

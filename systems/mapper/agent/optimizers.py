@@ -194,12 +194,21 @@ class Evolve(Proposer):
     name = "evolve"
     uses_feedback = True
 
+    POOL = 4
+    """Elite mappers kept as parents."""
+    STALL_WIDEN = 4
+    """Iterations without improvement before parents come from the whole elite and edits grow."""
+    STALL_RESTART = 12
+    """Iterations without improvement before a random restart."""
+
     def __init__(self, space, rng, level="guide") -> None:
         super().__init__(space, rng, level)
         self.seen: set[tuple] = set()
         self.last: Proposal | None = None
         self.last_fb: Feedback | None = None
         self.tried: set[tuple] = set()  # (suggestion signature, base point) already applied
+        self.pool: list[tuple[float, dict[str, str]]] = []
+        self.stall = 0
 
     # -- suggestion → edit ----------------------------------------------------------------------
     def apply(self, point: dict[str, str], s: Suggestion, line_knob: dict[int, str]) -> dict[str, str] | None:
@@ -252,7 +261,9 @@ class Evolve(Proposer):
                     return out if out != point else None
             for k in maps:
                 alts = [c for c in k.choices if c != out[k.name]]
-                if alts:
+                if s.value in alts:
+                    out[k.name] = s.value
+                elif alts:
                     out[k.name] = self.rng.choice(alts)
         elif s.action == "fix_statement":
             kn = line_knob.get(s.line or -1)
@@ -301,16 +312,29 @@ class Evolve(Proposer):
                 p = self._localised(src, fb, last.line_knob)
                 if self._fresh(p):
                     cand, note = p, f"raw: re-drew the statement at line {fb.line}" if fb.line else "raw: edit named task"
+        if cand is None and self.stall >= self.STALL_RESTART:
+            cand, note = self.space.random(self.rng), "restart (random mapper)"
+            self.stall = 0
         if cand is None:
+            parent, pname = base, "the best"
+            widen = self.stall >= self.STALL_WIDEN
+            if widen and len(self.pool) > 1:
+                parent, pname = self.rng.choice(self.pool)[1], "an elite mapper"
             for _ in range(30):
-                n = 1 if self.rng.random() < 0.6 else 2
-                cand = self.mutate(base, n)
+                n = (1 if self.rng.random() < 0.6 else 2) + (self.rng.randint(1, 2) if widen else 0)
+                cand = self.mutate(parent, n)
                 if self._fresh(cand):
                     break
-            note = note or f"mutate {n} statement(s) of the best"
+            note = note or f"mutate {n} statement(s) of {pname}"
         self.seen.add(_key(cand))
         return self._proposal(cand, note)
 
     def observe(self, proposal: Proposal, time_s: float | None, feedback: Feedback) -> None:
+        improved = time_s is not None and time_s < self.best_time
         super().observe(proposal, time_s, feedback)
+        self.stall = 0 if improved else self.stall + 1
+        if time_s is not None and proposal.point is not None:
+            self.pool.append((time_s, dict(proposal.point)))
+            self.pool.sort(key=lambda x: x[0])
+            del self.pool[self.POOL:]
         self.last, self.last_fb = proposal, feedback
