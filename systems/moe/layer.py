@@ -92,6 +92,39 @@ def itertools_accumulate(xs) -> list[int]:
     return out
 
 
+class GroupedLinear(torch.autograd.Function):
+    """``y[seg_e] = x[seg_e] @ W[e] + b[e]`` for consecutive row segments of sizes ``sizes``."""
+
+    @staticmethod
+    def forward(ctx, x, w, b, sizes):
+        out = x.new_empty(x.shape[0], w.shape[2])
+        off = 0
+        for e, s in enumerate(sizes):
+            if s:
+                torch.addmm(b[e, 0], x[off:off + s], w[e], out=out[off:off + s])
+                off += s
+        ctx.save_for_backward(x, w)
+        ctx.sizes = sizes
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        x, w = ctx.saved_tensors
+        dx = torch.empty_like(x) if ctx.needs_input_grad[0] else None
+        dw = torch.zeros_like(w)
+        db = g.new_zeros(w.shape[0], 1, w.shape[2])
+        off = 0
+        for e, s in enumerate(ctx.sizes):
+            if s:
+                gs = g[off:off + s]
+                if dx is not None:
+                    torch.mm(gs, w[e].t(), out=dx[off:off + s])
+                torch.mm(x[off:off + s].t(), gs, out=dw[e])
+                torch.sum(gs, 0, keepdim=True, out=db[e])
+                off += s
+        return dx, dw, db, None
+
+
 class Experts(nn.Module):
     """n independent two-layer FFNs stored as stacked weights."""
 
@@ -114,13 +147,14 @@ class Experts(nn.Module):
         return torch.addmm(self.b2[e, 0], self.act(torch.addmm(self.b1[e, 0], x, self.w1[e])), self.w2[e])
 
     def ragged(self, x: torch.Tensor, sizes: tuple[int, ...] | list[int]) -> torch.Tensor:
-        """Rows ``x`` (sum(sizes), d) in consecutive per-expert segments of the given sizes."""
-        outs, off = [], 0
-        for e, s in enumerate(sizes):
-            if s > 0:
-                outs.append(self.one(e, x[off:off + s]))
-                off += s
-        return torch.cat(outs) if outs else x[:0]
+        """Rows ``x`` (sum(sizes), d) in consecutive per-expert segments of the given sizes.
+
+        A grouped GEMM (:class:`GroupedLinear`): each expert multiplies only its own segment, and
+        backward writes every gradient into one tensor (no per-expert full-size zero tensors).
+        """
+        sizes = tuple(int(s) for s in sizes)
+        h = self.act(GroupedLinear.apply(x, self.w1, self.b1, sizes))
+        return GroupedLinear.apply(h, self.w2, self.b2, sizes)
 
     def dense_one(self, e_idx: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         """Reference: expert ``e_idx[i]`` applied to ``x[i]`` for every row, no buffers."""

@@ -165,7 +165,7 @@ def _train(cfg: RunConfig, abort_drop_assignments: float | None) -> TrainResult:
         counter = CountingBackend(cfg.compile_backend)
         fn = torch.compile(forward_loss, backend=counter, dynamic=False)
 
-    caps = ctrl.caps
+    caps = caps0 = ctrl.caps
     assign_cache: dict[int, torch.Tensor] = {}
     plan_cache: dict[int, Plan] = {}
     step_times: list[float] = []
@@ -289,7 +289,7 @@ def _train(cfg: RunConfig, abort_drop_assignments: float | None) -> TrainResult:
     if matches:
         series["cache_match"] = [float("nan") if v is None else float(v) for v in match_log]
     params = {"method": method.name, "backend": method.backend, "policy": method.policy, "cache": method.cache,
-              "alpha0": alpha0, "steps": cfg.steps, "batch_tokens": B, "n_experts": n, "top_k": k,
+              "alpha0": alpha0, "caps0": list(caps0), "steps": cfg.steps, "batch_tokens": B, "n_experts": n, "top_k": k,
               "d_model": lc.d_model, "d_hidden": lc.d_hidden, "workload_kind": cfg.workload.kind,
               "dataset": cfg.workload.dataset if cfg.workload.kind == "classify" else "",
               "compile": cfg.compile, "compile_backend": cfg.compile_backend if cfg.compile else "",
