@@ -111,6 +111,7 @@ class _Sim:
         self.map_cache: dict = {}
         self.rr: dict = {}
         self.copies = 0
+        self.copy_time = 0.0
         self.phase = 0
 
     # -- processors ---------------------------------------------------------------------------
@@ -201,6 +202,7 @@ class _Sim:
             rname = self.app.piece_region[piece]
             self.region_copy[rname] = self.region_copy.get(rname, 0.0) + nbytes
             self.copies += 1
+            self.copy_time += end - start
         return start, end
 
     # -- instances ----------------------------------------------------------------------------
@@ -346,7 +348,8 @@ class _Sim:
                 if rq.priv == R:
                     if end > pc.rdone:
                         pc.rdone = end
-                    if pol.collects(t, rq.arg) and len(pc.valid) > 1 and mem in pc.valid:
+                    if (pol.collects(t, rq.arg) and mem in pc.valid
+                            and any(o != mem and v[0] >= app.piece_bytes[rq.piece] for o, v in pc.valid.items())):
                         del pc.valid[mem]
                         self._free(mem, rq.piece, end)
                         if pc.home == mem:
@@ -435,6 +438,7 @@ class _Sim:
             "task_count": tnames,
             "copy_bytes": {k: int(v) for k, v in sorted(self.chan_bytes.items(), key=lambda x: -x[1])},
             "copies": self.copies,
+            "copy_time_s": round(self.copy_time, 9),
             "peak_bytes": peaks,
             "busy_fraction": frac,
             "top_copy_regions": [{"region": r, "bytes": int(b)} for r, b in hot],

@@ -247,3 +247,36 @@ def test_runtime_type_errors_are_located():
 def test_machine_without_kind_is_bad_processor():
     o = evaluate_mapper("m = Machine(OMP);\n", "circuit", get_machine("2x4").with_(name="no-omp", omps_per_node=0), loops=1)
     assert o.status == "compile_error" and o.error_kind == "bad_processor" and o.line == 1
+
+
+# -- properties of the transformations -----------------------------------------------------------
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@settings(max_examples=40, derandomize=True, deadline=None)
+@given(st.lists(st.integers(1, 4), min_size=1, max_size=3), st.data())
+def test_transformation_identities(shape, data):
+    shape = tuple(shape)
+    s = _space(shape)
+    d = data.draw(st.integers(0, len(shape) - 1))
+    size = shape[d]
+    f = data.draw(st.sampled_from([x for x in range(1, size + 1) if size % x == 0]))
+    # split then merge back (fastest dimension first) is the identity
+    assert _all(s.split(d, f).merge(d + 1, d)) == _all(s)
+    assert _all(s.reverse(d).reverse(d)) == _all(s)
+    e = data.draw(st.integers(0, len(shape) - 1))
+    assert _all(s.swap(d, e).swap(d, e)) == _all(s)
+    # every transformation is a permutation of the processors
+    for t in (s.split(d, f), s.balance_split(d, 2), s.auto_split(d, (3, 5)), s.reverse(d)):
+        assert sorted(t.procs) == sorted(s.procs)
+
+
+def test_debug_config_runs_fast():
+    import time
+
+    from systems.mapper.config import mapper_debug_cpu
+
+    cfg = mapper_debug_cpu()
+    t0 = time.perf_counter()
+    o = evaluate_mapper(expert_mapper(cfg.app), cfg.app, cfg.machine, **cfg.sizes)
+    assert o.ok and time.perf_counter() - t0 < 5
