@@ -28,7 +28,10 @@ def test_make_jobs_smoke(monkeypatch):
 
 def test_llm_agent_only_when_configured(monkeypatch):
     monkeypatch.setenv("OPENAI_BASE_URL", "http://localhost:1/v1")
+    monkeypatch.setenv("SYSLAB_LLM_MODEL", "some-model")
     assert "llm-agent" in {j.method for j in make_jobs("smoke")}
+    monkeypatch.delenv("OPENAI_BASE_URL")
+    assert "llm-agent" not in {j.method for j in make_jobs("smoke")}
 
 
 def test_spec_validation():
