@@ -21,7 +21,7 @@ from systems.moe.methods import STATIC_ALPHAS
 DROP_LIMIT = 0.01
 
 
-def run_expert(cfg: RunConfig):
+def run_expert(cfg: RunConfig, keep_state: bool = False):
     from systems.moe.train import abort_type, train
 
     total = cfg.layer.top_k * cfg.workload.batch_size * cfg.steps
@@ -32,7 +32,7 @@ def run_expert(cfg: RunConfig):
         last = i == len(STATIC_ALPHAS) - 1
         try:
             res = train(replace(cfg, method=f"static-cf-{a}"),
-                        abort_drop_assignments=None if last else DROP_LIMIT * total)
+                        abort_drop_assignments=None if last else DROP_LIMIT * total, keep_state=keep_state)
         except abort_type() as exc:
             tried.append({"alpha": a, "aborted_at_step": int(str(exc)), "dropped_frac": ">= 0.01"})
             continue

@@ -34,6 +34,9 @@ class TrainResult:
     series: dict[str, list[float]] = field(default_factory=dict)
     params: dict[str, object] = field(default_factory=dict)
     artifacts: dict[str, str] = field(default_factory=dict)
+    state: dict | None = None
+    """With ``keep_state=True``: the trained model, optimizer and final dispatch configuration
+    (used by the benchmark to time all methods' final configurations interleaved)."""
 
 
 class _Abort(Exception):
@@ -117,7 +120,7 @@ class PeerModel(nn.Module):
         return self.head(h + y.squeeze(0)), aux
 
 
-def train(cfg: RunConfig, abort_drop_assignments: float | None = None) -> TrainResult:
+def train(cfg: RunConfig, abort_drop_assignments: float | None = None, keep_state: bool = False) -> TrainResult:
     """Train ``cfg.method`` on ``cfg.workload``; metrics described in ``systems/moe/evaluate.py``."""
     if cfg.threads < 0:
         raise ValueError(f"threads must be >= 0, got {cfg.threads}")
@@ -125,17 +128,17 @@ def train(cfg: RunConfig, abort_drop_assignments: float | None = None) -> TrainR
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     try:
-        return _train(cfg, abort_drop_assignments)
+        return _train(cfg, abort_drop_assignments, keep_state)
     finally:
         torch.set_num_threads(before)
 
 
-def _train(cfg: RunConfig, abort_drop_assignments: float | None) -> TrainResult:
+def _train(cfg: RunConfig, abort_drop_assignments: float | None, keep_state: bool = False) -> TrainResult:
     method = get_method(cfg.method)
     if method.name == EXPERT:
         from systems.moe.baselines import run_expert
 
-        return run_expert(cfg)
+        return run_expert(cfg, keep_state=keep_state)
     if cfg.steps < 1:
         raise ValueError(f"steps must be >= 1, got {cfg.steps}")
     if cfg.compile and method.backend in ("tutel", "dropless", "peer"):
@@ -297,7 +300,12 @@ def _train(cfg: RunConfig, abort_drop_assignments: float | None) -> TrainResult:
               "data": data.description}
     log = "\n".join(f"step {d.step}: caps={list(d.caps)} alpha={d.alpha} cache={d.cache_on}  # {d.reason}"
                     for d in decisions) or "no configuration change"
-    return TrainResult(m, series, params, {"recompile_log.txt": log + "\n"})
+    state = None
+    if keep_state:
+        state = {"model": model, "opt": opt, "caps": caps, "backend": backend, "tutel_cf": method.tutel_cf,
+                 "data": data, "plans": {p: plan_cache[p] for p in plan_cache} if ctrl.cache_on else {},
+                 "task": data.task, "coef": lc.balance_coef, "batch": B, "threads": cfg.threads}
+    return TrainResult(m, series, params, {"recompile_log.txt": log + "\n"}, state)
 
 
 def _tutel_rows(counts: list[float], cf: float, k: int, B: int) -> int:
@@ -359,3 +367,30 @@ def with_method(cfg: RunConfig, method: str) -> RunConfig:
 
 
 __all__ = ["TrainResult", "train", "forward_loss", "CountingBackend", "with_method", "capacity_for"]
+
+
+def steady_step_times(state: dict, n_steps: int, start: int = 0) -> list[float]:
+    """Wall times of ``n_steps`` further training steps at a run's *final* configuration (frozen:
+    no statistics, no controller). The benchmark interleaves these across methods so every method
+    is timed under the same background load."""
+    model, opt, data = state["model"], state["opt"], state["data"]
+    before = torch.get_num_threads()
+    if state.get("threads"):
+        torch.set_num_threads(state["threads"])
+    times = []
+    try:
+        for i in range(n_steps):
+            step = start + i
+            x, y = data.batch(step)
+            p = state["plans"].get(step % data.n_batches)
+            plan_args = (p.topi, p.slot, p.src, p.keep, p.counts) if p is not None else ()
+            t0 = time.perf_counter()
+            opt.zero_grad(set_to_none=True)
+            loss, *_ = forward_loss(model, x, y, state["task"], state["coef"], state["caps"], state["backend"],
+                                    state["tutel_cf"], *plan_args)
+            loss.backward()
+            opt.step()
+            times.append(time.perf_counter() - t0)
+    finally:
+        torch.set_num_threads(before)
+    return times
