@@ -49,3 +49,32 @@ def test_expert_time_reproduces_exactly():
     a = run(Job(system="mapper", workload="stencil", method="expert", suite="smoke"))
     o = evaluate_mapper(a.artifacts["mapper.dsl"], "stencil", **a.params["sizes"])
     assert o.time_s == a.metrics["time_s"]
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+_APPS_SMALL = {"circuit": {"loops": 1}, "stencil": {"tsteps": 1}, "cannon": {"n": 4096}, "johnson": {"n": 4096}}
+_WORDS = ["Task", "Region", "*", "GPU", "CPU", "OMP", "FBMEM", "ZCMEM", ";", ",", "(", ")", "[", "]", "0", "1", "-1",
+          "m", "task", "ipoint", ".", "size", "merge", "split", "auto_split", "IndexTaskMap", "Layout", "AOS",
+          "F_order", "InstanceLimit", "def", "return", "{", "}", "?", ":", "/", "%", "tuple", "VIRTUAL", "3"]
+
+
+@settings(max_examples=30, derandomize=True, deadline=None)
+@given(st.sampled_from(sorted(_APPS_SMALL)), st.lists(st.tuples(st.integers(0, 2), st.integers(0, 10_000),
+                                                                  st.sampled_from(_WORDS)), min_size=1, max_size=4))
+def test_evaluate_never_raises_on_mutated_mappers(app, edits):
+    toks = expert_mapper(app).replace("(", " ( ").replace(")", " ) ").replace(";", " ; ").split(" ")
+    for op, pos, word in edits:
+        i = pos % len(toks)
+        if op == 0:
+            del toks[i]
+        elif op == 1:
+            toks.insert(i, word)
+        else:
+            toks[i] = word
+    o = evaluate_mapper(" ".join(toks), app, **_APPS_SMALL[app])
+    assert o.status in STATUSES
+    if o.status in ("compile_error", "mapping_error"):
+        assert o.line is not None and o.error_kind
+    if o.status == "ok":
+        assert o.time_s > 0
