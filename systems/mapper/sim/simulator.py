@@ -83,6 +83,31 @@ def _layout_factor(cons: dict, region, proc_kind: str, library: bool, tname: str
     return f
 
 
+MIN_GAP = 1e-6
+"""Idle intervals shorter than this are not kept for later tasks."""
+MAX_GAPS = 24
+"""Idle intervals remembered per processor (bounds the cost of the search)."""
+
+
+def _place(gaps: list, tail: float, ready: float, dur: float) -> float:
+    """Start time of a task of length ``dur`` ready at ``ready`` on a processor busy until ``tail``.
+
+    A processor runs whichever mapped task is ready (Realm does not wait for issue order), so a task
+    may start in an idle interval left before already placed ones when it fits; ``gaps`` is updated.
+    """
+    for i, (g0, g1) in enumerate(gaps):
+        st = g0 if g0 > ready else ready
+        if st + dur <= g1:
+            new = []
+            if st - g0 > MIN_GAP:
+                new.append([g0, st])
+            if g1 - (st + dur) > MIN_GAP:
+                new.append([st + dur, g1])
+            gaps[i:i + 1] = new
+            return st
+    return tail if tail > ready else ready
+
+
 class _Piece:
     __slots__ = ("valid", "wready", "base", "rdone", "home", "fill")
 
@@ -222,6 +247,7 @@ class _Sim:
         app, lay, m, pol = self.app, self.layout, self.machine, self.policy
         pieces = [_Piece() for _ in app.piece_bytes]
         proc_free = {p: 0.0 for p in lay.procs}
+        gaps: dict = {p: [] for p in lay.procs}  # idle intervals before proc_free, earliest first
         busy: dict[str, float] = {}
         task_time: dict[str, float] = {}
         n = len(app.instances)
@@ -324,9 +350,15 @@ class _Sim:
             comp = inst.flops / (peak[proc.kind] * eff) if inst.flops else 0.0
             dur = ovh.get(proc.kind, 0.0) + max(comp, mem_time)
             if inst.reqs or inst.flops:
-                st = max(proc_free[proc], ready)
+                st = _place(gaps[proc], proc_free[proc], ready, dur)
                 end = st + dur
-                proc_free[proc] = end
+                if st >= proc_free[proc]:
+                    if st - proc_free[proc] > MIN_GAP:
+                        gl = gaps[proc]
+                        gl.append([proc_free[proc], st])
+                        if len(gl) > MAX_GAPS:  # the oldest idle intervals rarely fit later tasks
+                            del gl[0]
+                    proc_free[proc] = end
             else:  # a pure launcher (inner task): its body returns at once, it does not queue behind kernels
                 st = ready
                 end = st + dur
