@@ -55,6 +55,8 @@ class _RoundAct(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, g):  # noqa: D102
+        if g is None:
+            return None, None, None, None, None, None
         return _round(g, ctx.fgy, OVERFLOW["GY"], ctx.rec, ctx.tid_gy), None, None, None, None, None
 
 
@@ -69,6 +71,8 @@ class _RoundParam(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, g):  # noqa: D102
+        if g is None:
+            return None, None, None, None, None, None
         return _round(g, ctx.fgp, OVERFLOW["GP"], ctx.rec, ctx.tid_gp), None, None, None, None, None
 
 

@@ -39,11 +39,21 @@ def config_for(job: Job) -> TrainConfig:
 
 
 def run(job: Job) -> JobResult:
-    """Train and measure one (workload, method, r, seed)."""
+    """Train and measure one (workload, method, r, seed).
+
+    Runs with ``params["threads"]`` torch threads (default 1: these small models are
+    dominated by per-op overhead and a shared CPU is oversubscribed by more); restored after.
+    """
     cfg = config_for(job)
-    threads = int(job.params.get("threads", 0))
-    if threads:
-        torch.set_num_threads(threads)
+    before = torch.get_num_threads()
+    torch.set_num_threads(max(1, int(job.params.get("threads", 1))))
+    try:
+        return _run(job, cfg)
+    finally:
+        torch.set_num_threads(before)
+
+
+def _run(job: Job, cfg: TrainConfig) -> JobResult:
     torch.manual_seed(cfg.seed)
     data = load(cfg.dataset, cfg.image_size, cfg.train_size, cfg.test_size)
     c, h, w = data[0].shape[1:]

@@ -176,14 +176,15 @@ def quantize_count(x: torch.Tensor, fmt: FloatFormat, overflow: Overflow = "satu
 def overflow_stats(x: torch.Tensor, fmt: FloatFormat) -> tuple[float, float]:
     """``(overflow_ratio, underflow_ratio)`` of ``x`` in ``fmt``.
 
-    Overflow: share of elements that are non-finite or round beyond the largest finite value.
+    Overflow: share of elements that round beyond the largest finite value (+-inf included,
+    NaN not counted, as in :func:`quantize_count`).
     Underflow: share of elements that are non-zero but round to zero.
     """
     n = x.numel()
     if n == 0:
         return 0.0, 0.0
     a = x.detach().abs().float()
-    over = (~torch.isfinite(a)) | (a >= fmt.overflow_threshold)
+    over = a >= fmt.overflow_threshold
     under = (a > 0) & (a <= fmt.min_subnormal / 2)
     cnt = torch.stack([over.sum(), under.sum()]).tolist()
     return cnt[0] / n, cnt[1] / n
