@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional
 
 import typer
 
@@ -58,9 +58,23 @@ def eval_cmd(
     app_name: str = typer.Option(..., "--app", help="benchmark name (see `syslab mapper apps`)"),
     machine: Optional[str] = typer.Option(None, "--machine", help="named machine (default 2x4 = 2 nodes x 4 GPUs)"),
     json_out: bool = typer.Option(False, "--json", help="print the full outcome (with profile) as JSON"),
+    size: Optional[List[str]] = typer.Option(None, "--size", help="benchmark size parameter KEY=VALUE "
+                                             "(repeatable), e.g. --size n=8192 --size loops=2"),
 ) -> None:
     """Evaluate FILE on APP with the simulator; print one JSON object. Exit 0 when ok, 2 otherwise."""
     from systems.mapper.evaluate import evaluate_mapper
+
+    sizes = {}
+    for item in size or []:
+        key, eq, val = item.partition("=")
+        if not eq or not key.strip():
+            _fail(f"--size {item!r}: expected KEY=VALUE")
+        try:
+            sizes[key.strip()] = json.loads(val.replace("(", "[").replace(")", "]"))
+        except ValueError:
+            _fail(f"--size {item!r}: value must be a number or a tuple like (4,2)")
+        if isinstance(sizes[key.strip()], list):
+            sizes[key.strip()] = tuple(sizes[key.strip()])
 
     try:
         text = file.read_text()
@@ -69,7 +83,7 @@ def eval_cmd(
     except UnicodeDecodeError as exc:
         _fail(f"{file}: not a text file: {exc}")
     try:
-        out = evaluate_mapper(text, app_name, machine)
+        out = evaluate_mapper(text, app_name, machine, **sizes)
     except ValueError as exc:
         _fail(str(exc))
     d = out.to_dict()

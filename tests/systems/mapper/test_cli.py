@@ -39,3 +39,20 @@ def test_eval_ok_and_failures(tmp_path):
     assert r.exit_code == 2
     r = runner.invoke(app, ["eval", str(good), "--app", "stencil", "--machine", "zz"])
     assert r.exit_code == 2
+
+
+def test_eval_with_sizes_and_describe(tmp_path):
+    good = tmp_path / "m.dsl"
+    good.write_text(runner.invoke(app, ["expert", "cannon"]).output)
+    r = runner.invoke(app, ["eval", str(good), "--app", "cannon", "--size", "n=8192"])
+    assert r.exit_code == 0, r.output
+    from systems.mapper.evaluate import evaluate_mapper
+
+    d = json.loads(r.output.strip().splitlines()[-1])
+    assert d["time_s"] == evaluate_mapper(good.read_text(), "cannon", n=8192).time_s
+    r = runner.invoke(app, ["eval", str(good), "--app", "cannon", "--size", "bogus"])
+    assert r.exit_code == 2
+    r = runner.invoke(app, ["eval", str(good), "--app", "cannon", "--size", "zz=1"])
+    assert r.exit_code == 2
+    r = runner.invoke(app, ["describe", "circuit"])
+    assert r.exit_code == 0 and "calculate_new_currents" in r.output and "rp_ghost" in r.output
