@@ -47,7 +47,7 @@ class Outcome:
     """Machine name."""
     profile: dict = field(default_factory=dict)
     """On success: per-task time, per-channel copy bytes, peak bytes per memory, busy fraction per kind,
-    top copy-heavy regions."""
+    top copy-heavy regions, and the parts of the lower bound (critical path, work bound)."""
     eval_s: float = 0.0
     """Wall time of this evaluation (real seconds)."""
 
@@ -72,7 +72,8 @@ def evaluate_mapper(text: str, app: str, machine: Machine | str | None = None, *
     t0 = time.perf_counter()
     m = get_machine(machine)
     the_app = get_app(app, m, **size)
-    lb = lower_bound(the_app, m)["lower_bound_s"]
+    bound = lower_bound(the_app, m)
+    lb = bound["lower_bound_s"]
     base = dict(app=app, machine=m.name, lower_bound_s=lb)
     try:
         mapper = compile_mapper(text)
@@ -88,7 +89,9 @@ def evaluate_mapper(text: str, app: str, machine: Machine | str | None = None, *
     except RecursionError:
         return Outcome("mapping_error", "mapping function recursion too deep", None, None, "recursion",
                        eval_s=time.perf_counter() - t0, **base)
-    return Outcome("ok", "", None, None, None, time_s=result.time_s, profile=result.profile,
+    profile = dict(result.profile)
+    profile["lower_bound"] = dict(bound)
+    return Outcome("ok", "", None, None, None, time_s=result.time_s, profile=profile,
                    eval_s=time.perf_counter() - t0, **base)
 
 
