@@ -97,12 +97,19 @@ def ratio_style(v: Any) -> str:
 
 def styled(df: pd.DataFrame, ratio_cols: tuple[str, ...] = ("vs expert",), status_col: str | None = None):
     """A Styler colouring ratio columns (and failed statuses), with readable number formats."""
+    df = df.copy()
+    for col in df.columns:  # None in a numeric column would render as "None"
+        if df[col].dtype == object and df[col].map(lambda v: v is None or isinstance(v, (int, float))
+                                                   and not isinstance(v, bool)).all() and df[col].notna().any():
+            df[col] = pd.to_numeric(df[col], errors="coerce")
     fmt: dict[str, Any] = {}
     for col in df.columns:
         if col in ratio_cols:
             fmt[col] = fmt_ratio
         elif pd.api.types.is_float_dtype(df[col]):
             fmt[col] = fmt_num
+        elif df[col].dtype == object:
+            fmt[col] = lambda v: "–" if v is None else v
     sty = df.style.format(fmt, na_rep="–")
     cols = [c for c in ratio_cols if c in df.columns]
     if cols:
@@ -124,3 +131,16 @@ def short_error(text: str | None, n: int = 200) -> str:
     """The last non-empty line of an error (the exception message)."""
     lines = [ln for ln in (text or "").strip().splitlines() if ln.strip()]
     return lines[-1][:n] if lines else ""
+
+
+def table_height(n_rows: int, max_rows: int = 30) -> int:
+    """Pixel height that shows ``n_rows`` rows of an ``st.dataframe`` without inner scrolling."""
+    return 38 + 35 * min(max(n_rows, 1), max_rows)
+
+
+def table(data, n_rows: int | None = None, max_rows: int = 30, **kw) -> None:
+    """``st.dataframe`` with the dashboard's defaults (no index, full width, "–" for missing values)."""
+    if n_rows is not None:
+        kw.setdefault("height", table_height(n_rows, max_rows))
+    kw.setdefault("hide_index", True)
+    st.dataframe(data, width="stretch", placeholder="–", **kw)

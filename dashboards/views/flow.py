@@ -133,7 +133,7 @@ def comparison_table(ctx: FlowContext) -> None:
         st.info("No comparison: this flow run has no job results.")
         return
     df = store.comparison_frame(ctx.spec, ctx.rows)
-    st.dataframe(ui.styled(df), hide_index=True, width="stretch")
+    ui.table(ui.styled(df), len(df))
     note = f"`vs expert` > 1 = better than the expert baseline on `{ctx.spec.primary_metric}`"
     if ctx.spec.quality:
         note += f"; `quality ok` checks `{ctx.spec.quality.metric}` within {ctx.spec.quality.tolerance} of the expert"
@@ -164,7 +164,7 @@ def jobs_table(ctx: FlowContext) -> None:
     df.insert(5, ctx.spec.primary_metric, ctx.jobs[pm] if pm in ctx.jobs.columns else None)
     df["error"] = ctx.jobs["error"].map(ui.short_error)
     df = df.rename(columns={"vs_expert": "vs expert", "is_baseline": "expert"})
-    st.dataframe(ui.styled(df, status_col="status"), hide_index=True, width="stretch")
+    ui.table(ui.styled(df, status_col="status"), len(df))
 
 
 def failures(ctx: FlowContext) -> None:

@@ -28,6 +28,7 @@ def reductions(ctx: FlowContext) -> None:
     fig = px.bar(long, x="workload", y="× fewer", color="method", barmode="group", facet_col="reduction",
                  title="How many times fewer binary aggregations / data transfers than the plain GNN graph")
     fig.add_hline(y=1.0, line_dash="dash", line_color="grey")
+    fig.for_each_annotation(lambda a: a.update(text=a.text.split("=")[-1].replace("_", " ")))
     st.plotly_chart(fig, width="stretch")
 
 

@@ -14,6 +14,7 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
+from dashboards import ui
 from dashboards.views.flow import FlowContext
 
 
@@ -88,7 +89,7 @@ def strategies(ctx: FlowContext) -> None:
         return
     table = pd.DataFrame({m: [cols[m].get(layer, "") for layer in order] for m in cols}, index=order)
     table.index.name = "layer"
-    st.dataframe(table, width="stretch")
+    ui.table(table, len(table), hide_index=False)
     st.caption("Per layer: the split degree of each dimension (n = sample, c = channel, h/w = spatial; "
                "unsplit dims omitted) and how many devices the layer runs on.")
 

@@ -17,6 +17,12 @@ import streamlit as st
 from dashboards.views.flow import FlowContext
 
 
+def _wide(values: pd.Series) -> bool:
+    """Log scale when the values span more than 20x (random search starts far above the rest)."""
+    v = values[values > 0]
+    return bool(len(v) and v.max() / v.min() > 20)
+
+
 def best_so_far(ctx: FlowContext) -> None:
     st.subheader("Best-so-far makespan per iteration (simulated)")
     if ctx.missing("Search progress", "curve.best_so_far"):
@@ -37,7 +43,8 @@ def best_so_far(ctx: FlowContext) -> None:
     df["iteration"] = df["step"] + df["run_id"].map(offset)
     df["optimizer"] = df["method"] + df["seed"].map(lambda s: f" s{s}")
     fig = px.line(df, x="iteration", y="value", color="optimizer", markers=True,
-                  labels={"value": "best simulated makespan (s)"}, title=f"{w}: best mapper found so far")
+                  labels={"value": "best simulated makespan (s)"}, title=f"{w}: best mapper found so far",
+                  log_y=_wide(df["value"]))
     expert = ctx.ok[(ctx.ok["workload"] == w) & (ctx.ok["method"].isin(ctx.spec.baselines))]
     if not expert.empty and "m.time_s" in expert.columns:
         fig.add_hline(y=float(expert["m.time_s"].mean()), line_dash="dash", line_color="black",
@@ -98,7 +105,7 @@ def lower_bound(ctx: FlowContext) -> None:
     if df.empty:
         st.info("No lower bound recorded for these benchmarks.")
         return
-    fig = px.bar(df, x="workload", y="bound_ratio", color="method", barmode="group",
+    fig = px.bar(df, x="workload", y="bound_ratio", color="method", barmode="group", log_y=_wide(df["bound_ratio"]),
                  labels={"bound_ratio": "makespan / lower bound", "workload": "benchmark"})
     fig.add_hline(y=1.0, line_dash="dash", line_color="grey")
     st.plotly_chart(fig, width="stretch")

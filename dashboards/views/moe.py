@@ -13,6 +13,7 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.colors import qualitative
 
+from dashboards import ui
 from dashboards.views.flow import FlowContext
 
 PANELS = (("tokens_per_s", "tokens/s"), ("mem_mb", "memory (MB)"), ("drops", "dropped assignments"),
@@ -27,7 +28,7 @@ def summary(ctx: FlowContext) -> None:
         ctx.missing("Summary", *wanted)
         return
     df = ctx.metric_table(*present)
-    st.dataframe(df, hide_index=True, width="stretch")
+    ui.table(df, len(df))
 
 
 def _memory(ctx: FlowContext, w: str) -> pd.DataFrame:
@@ -76,7 +77,8 @@ def training_curves(ctx: FlowContext) -> None:
             fig = go.Figure()
             for (m, seed), g in df.groupby(["method", "seed"], sort=False):
                 g = g.sort_values("step")
-                fig.add_trace(go.Scatter(x=g["step"], y=g["value"], mode="lines", name=f"{m} s{seed}",
+                fig.add_trace(go.Scatter(x=g["step"], y=g["value"], mode="lines+markers" if name == "mem_mb"
+                                         else "lines", name=f"{m} s{seed}",
                                          line={"color": colors.get(m)}, legendgroup=m))
                 rc = recompiles[(recompiles["method"] == m) & (recompiles["seed"] == seed)] \
                     if not recompiles.empty else recompiles

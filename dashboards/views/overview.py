@@ -64,13 +64,15 @@ def render(uri: str | None = None) -> None:
     if cards:
         cols = st.columns(min(len(cards), 5))
         for i, (system, m, g) in enumerate(cards):
-            cols[i % len(cols)].metric(f"{system} · geomean ({m or 'no optimizer'})", ui.fmt_ratio(g),
-                                       delta=None if g is None else f"{(g - 1) * 100:+.1f}% vs expert")
+            cols[i % len(cols)].metric(f"{system} · geomean", ui.fmt_ratio(g),
+                                       delta=None if g is None else f"{(g - 1) * 100:+.1f}% · {m}",
+                                       help=f"Geometric mean over workloads of the best optimizer's ratio to the "
+                                            f"expert ({m or 'no optimizer with a result'})")
     if not rows:
         st.info("The latest flow runs have no job results yet.")
         return
     df = pd.DataFrame(rows)
-    st.dataframe(ui.styled(df), hide_index=True, width="stretch")
+    ui.table(ui.styled(df), len(df), 40)
     missing = [s for s in SYSTEMS if s not in set(latest["system"])]
     if missing:
         st.caption("No runs yet for: " + ", ".join(f"`{s}` (`make run-flow name={s}`)" for s in missing))

@@ -15,13 +15,14 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
+from dashboards import ui
 from dashboards.views.flow import FlowContext
 
 _R_IN_NAME = re.compile(r"r[=_-]?([01](?:\.\d+)?)$")
 
 
 def _r(row: pd.Series) -> float | None:
-    for col in ("p.r", "p.job.r", "p.share", "p.job.share"):
+    for col in ("m.r", "p.r", "p.job.r", "p.share", "p.job.share"):
         v = row.get(col)
         if v is not None and not pd.isna(v):
             try:
@@ -32,8 +33,20 @@ def _r(row: pd.Series) -> float | None:
     return float(m.group(1)) if m else None
 
 
+OURS = ("ours", "pi-ours", "pi_ours")
+"""Method names of π_ours(r) itself (ablations such as ``ours-random`` are plotted as their own family)."""
+
+
 def _is_ours(ctx: FlowContext, method: str) -> bool:
-    return method not in ctx.spec.baselines and ("ours" in method or method.startswith("pi"))
+    return method not in ctx.spec.baselines and method in OURS
+
+
+def _family(ctx: FlowContext, method: str) -> str:
+    if _is_ours(ctx, method):
+        return "π_ours(r)"
+    if method == ctx.spec.reference_baseline:
+        return f"{method} (expert)"
+    return method
 
 
 def accuracy_metric(ctx: FlowContext) -> str:
@@ -52,10 +65,9 @@ def pareto(ctx: FlowContext) -> None:
         if m is None or pd.isna(m):
             continue
         diverged = bool(r.get("m.diverged", 0) and r.get("m.diverged", 0) > 0.5) or a is None or pd.isna(a)
-        ours = _is_ours(ctx, r["method"])
         recs.append({"model": r["workload"], "method": r["method"], mem: float(m),
                      acc: float(a) if a is not None and not pd.isna(a) else None,
-                     "r": _r(r), "family": "π_ours(r)" if ours else r["method"],
+                     "r": _r(r), "family": _family(ctx, r["method"]),
                      "diverged": "diverged" if diverged else "trained", "seed": r["seed"]})
     df = pd.DataFrame(recs)
     if df.empty:
@@ -83,7 +95,7 @@ def pareto(ctx: FlowContext) -> None:
     front = _front(d, mem, acc)
     if not front.empty:
         with st.expander("Pareto-optimal runs"):
-            st.dataframe(front[["method", "r", mem, acc]], hide_index=True, width="stretch")
+            ui.table(front[["method", "r", mem, acc]], len(front))
 
 
 def _front(d: pd.DataFrame, mem: str, acc: str) -> pd.DataFrame:

@@ -60,10 +60,14 @@ def render(uri: str | None = None) -> None:
     show["start"] = show["start"].map(lambda t: t.strftime("%Y-%m-%d %H:%M:%S") if t is not None else "")
     show["status"] = show.apply(lambda r: "failed" if (r["n_failed"] or 0) > 0 or r["status"] == "FAILED"
                                 else r["status"].lower(), axis=1)
-    st.dataframe(ui.styled(show, ratio_cols=(), status_col="status"), hide_index=True, width="stretch")
+    ui.table(ui.styled(show, ratio_cols=(), status_col="status"), len(show), 15)
 
     labels = [f"{r['system']} · {ui.flow_label(r)}" for _, r in df.iterrows()]
-    idx = st.selectbox("Open a flow run", range(len(df)), format_func=lambda i: labels[i], key="rb_open")
+    wanted = st.query_params.get("flow")  # deep link: /runs?flow=<parent run id>
+    hits = [i for i, rid in enumerate(df["run_id"]) if wanted and rid.startswith(wanted)]
+    idx = st.selectbox("Open a flow run", range(len(df)), format_func=lambda i: labels[i], key="rb_open",
+                       index=hits[0] if hits else 0,
+                       help="Link to a flow run with ?flow=<MLflow run id> on this page's URL.")
     ctx = fv.context(uri, df.iloc[idx])
     if ctx is None:
         return

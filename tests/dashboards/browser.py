@@ -257,6 +257,18 @@ def store_env(home: Path) -> dict[str, str]:
             "SYSLAB_EXTRA_SYSTEMS": "tests.flows.toy_system", "PYTHONPATH": str(REPO)}
 
 
+def _failed_flow(home: Path) -> str | None:
+    """Run id of the newest flow run with failed jobs in the store at ``home`` (for the run-browser shot)."""
+    from dashboards import store
+
+    c, _ = store.open_store(f"sqlite:///{Path(home) / 'mlflow.db'}")
+    flows = store.flows(c) if c is not None else None
+    if flows is None or flows.empty:
+        return None
+    bad = flows[flows["n_failed"].fillna(0) > 0]
+    return None if bad.empty else str(bad.iloc[0]["run_id"])
+
+
 def docs_screenshots(home: Path, out: Path, systems: list[str]) -> list[Path]:
     """Every page of the dashboard over the store at ``home``, saved as PNGs under ``out``."""
     shots = []
@@ -264,8 +276,9 @@ def docs_screenshots(home: Path, out: Path, systems: list[str]) -> list[Path]:
         b.goto(base + "/")
         b.wait_for("optimizers vs expert baselines", "· geomean", timeout=180)
         shots.append(b.screenshot(out / "overview.png"))
-        b.goto(base + "/runs")
-        b.wait_for("Run browser", "Open a flow run", timeout=120)
+        failed = _failed_flow(home)
+        b.goto(base + "/runs" + (f"?flow={failed}" if failed else ""))
+        b.wait_for("Run browser", "Open a flow run", *(["jobs failed"] if failed else []), timeout=120)
         shots.append(b.screenshot(out / "run-browser.png"))
         for s in systems:
             b.goto(f"{base}/{s}")

@@ -22,12 +22,16 @@ from pathlib import Path
 
 PLAN: dict[str, list[tuple[str, list[str] | None, dict]]] = {
     "hag": [("karate", ["gnn-graph", "hag-greedy", "hag-cap-0.5"], {})],
-    "layerwise": [("micro_cnn@2", ["layerwise-dp", "data-parallel", "owt"], {}),
-                  ("micro_cnn@4", ["layerwise-dp", "data-parallel", "owt"], {})],
+    "layerwise": [("micro_cnn@2", ["layerwise-dp", "data-parallel"], {}),
+                  ("micro_cnn@4", ["layerwise-dp", "data-parallel"], {})],
     "moe": [("micro-tiny", ["static-cf-expert", "dynamic-cf"], {})],
     "mapper": [("circuit", ["expert", "random-search"], {"iterations": 4})],
+    "precision": [("digits-tiny", ["pi-op", "ours"], {})],
 }
 """Per system: (workload, methods or None = the suite's methods, job-param overrides) of the test-sized store."""
+
+EXTRA_FULL: list[tuple[str, str, list[str]]] = [("precision", "nightly", ["digits-tiny"])]
+"""``--full`` also records these (system, suite, workloads) flows: an r-sweep for the precision Pareto plot."""
 
 BUDGET_S = 15.0
 """Per-system time budget of the test-sized store: no further job starts once it is spent."""
@@ -128,6 +132,12 @@ def seed(home: Path, systems: list[str] | None = None, full: bool = False, toy: 
         ids[name] = record_flow(spec, "smoke", results)
         log(f"seed: {name}: {len(results)} jobs ({sum(not r.ok for _, r in results)} failed) "
             f"in {time.perf_counter() - t:.1f}s")
+        for extra_name, suite, workloads in EXTRA_FULL if full else []:
+            if extra_name == name:
+                t = time.perf_counter()
+                results = run_jobs(spec.jobs(suite, workloads=workloads), None)
+                ids[name] = record_flow(spec, suite, results)
+                log(f"seed: {name} {suite}: {len(results)} jobs in {time.perf_counter() - t:.1f}s")
     return ids
 
 

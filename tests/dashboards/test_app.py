@@ -146,6 +146,15 @@ def test_run_browser_filters_and_opens_a_failed_flow(dash_env):
     assert "All 4 jobs finished ok" in page_text(at)
 
 
+def test_run_browser_deep_link(dash_env):
+    at = app_test()
+    at.query_params["flow"] = dash_env["ids"]["toy"]
+    at.run()
+    at.switch_page("pages/runs.py").run()
+    _no_exception(at)
+    assert "2 of 6 jobs failed" in page_text(at)
+
+
 def test_refresh_button(dash_env):
     at = app_test().run()
     at.button(key="refresh").click().run()
