@@ -60,13 +60,18 @@ class SyslabRayTaskRunner(RayTaskRunner):
         if not PREFECT_API_URL.value():
             self._settings_cm = temporary_settings(updates={PREFECT_API_URL: prefect_api_url()})
             self._settings_cm.__enter__()
-        if self.address is None and not self.init_kwargs:
+        # RayTaskRunner always puts namespace="prefect" into init_kwargs, so "not configured by the
+        # caller" means: no address and nothing beyond that namespace.
+        if self.address is None and set(self.init_kwargs) <= {"namespace"}:
             addr = ray_address()
             if addr:
                 self.address = addr
-                self.init_kwargs = {"log_to_driver": True}
+                self.init_kwargs = {**self.init_kwargs, "log_to_driver": True}
             else:
-                self.init_kwargs = local_init_kwargs()
+                # "local" always starts a fresh embedded Ray; a bare ray.init() would silently attach
+                # to any Ray already running on this machine (e.g. `make services`).
+                self.address = "local"
+                self.init_kwargs = {**self.init_kwargs, **local_init_kwargs()}
                 # Local workers report to the driver's Prefect API, ephemeral included; without
                 # this each worker would start (and record into) its own temporary server.
                 self.init_kwargs["runtime_env"] = {"env_vars": worker_env()}

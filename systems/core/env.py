@@ -6,6 +6,7 @@ import functools
 import os
 import platform
 import random
+import shutil
 import subprocess
 import time
 from contextlib import contextmanager
@@ -62,11 +63,29 @@ def gpu_count() -> int:
     return torch.cuda.device_count() if torch.cuda.is_available() else 0
 
 
+@functools.lru_cache(maxsize=1)
+def _gpu_names() -> tuple[str, ...]:
+    """GPU model names, without importing torch unless it is already loaded (it costs seconds)."""
+    import sys
+
+    if "torch" in sys.modules:
+        n = gpu_count()
+        return tuple(sys.modules["torch"].cuda.get_device_name(i) for i in range(n))
+    if shutil.which("nvidia-smi"):
+        try:
+            out = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
+                                 capture_output=True, text=True, timeout=10).stdout
+            return tuple(line.strip() for line in out.splitlines() if line.strip())
+        except (OSError, subprocess.SubprocessError):
+            return ()
+    return ()
+
+
 def hardware_description() -> str:
-    """One string naming the machine a number was measured on, e.g. ``"2x Intel Xeon ... | no GPU"``."""
+    """One string naming the machine a number was measured on, e.g. ``"2 CPU (Intel Xeon ...) | no GPU"``."""
     cpus = os.cpu_count() or 1
-    gpus = gpu_count()
-    gpu = f"{gpus}x {device_name('cuda')}" if gpus else "no GPU"
+    names = _gpu_names()
+    gpu = f"{len(names)}x {names[0]}" if names else "no GPU"
     return f"{cpus} CPU ({cpu_model()}) | {gpu}"
 
 

@@ -1,0 +1,31 @@
+import pytest
+
+from systems.core import SYSTEMS, UnknownSystemError, get_system
+
+
+def test_lookup_names_known_systems_on_typo():
+    with pytest.raises(UnknownSystemError) as e:
+        get_system("hagg")
+    msg = str(e.value)
+    assert "unknown system 'hagg'" in msg and "known systems:" in msg
+    for name in SYSTEMS:
+        assert name in msg
+
+
+def test_registered_specs_are_consistent():
+    assert SYSTEMS, "no system registered"
+    for name, spec in SYSTEMS.items():
+        assert spec.name == name
+        assert set(spec.baselines) <= set(spec.methods), name
+        assert spec.direction in ("min", "max")
+        assert ":" in spec.runner
+        if spec.reference_baseline:
+            assert spec.reference_baseline in spec.baselines
+
+
+def test_every_system_has_a_cheap_smoke_suite():
+    for name, spec in SYSTEMS.items():
+        jobs = spec.jobs("smoke")
+        assert jobs, f"{name} smoke suite is empty"
+        assert all(j.system == name and j.method in spec.methods for j in jobs)
+        assert len({j.key for j in jobs}) == len(jobs), f"{name}: duplicate job keys"
