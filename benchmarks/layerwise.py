@@ -225,7 +225,7 @@ def correlation(quick: bool) -> tuple[list[str], list[dict], dict]:
     import torch
     from scipy.stats import spearmanr
 
-    from systems.layerwise.emulate import emulate, init_params
+    from systems.layerwise.emulate import emulate, init_params, measured_step
     from systems.layerwise.baselines import BASELINES
 
     prev = torch.get_num_threads()
@@ -235,7 +235,7 @@ def correlation(quick: bool) -> tuple[list[str], list[dict], dict]:
         spec = _calibrated_cpu_spec(bw)
         P, batch = 4, (16 if quick else 64)
         n_random = 6 if quick else 14
-        repeats = 3
+        repeats = 3 if quick else 7
         rows, summary = [], {}
         for net in ("tiny_alexnet", "tiny_vgg", "tiny_inception"):
             g = build(net, batch)
@@ -254,8 +254,7 @@ def correlation(quick: bool) -> tuple[list[str], list[dict], dict]:
             go = {sink: torch.randn(g.by_name[sink].out_shape, generator=gen)}
             pred_p, pred_a, meas = [], [], []
             for name, s in strategies.items():
-                times = sorted(emulate(g, mp.configs, s, params, x, go).step_s for _ in range(repeats))
-                meas.append(times[len(times) // 2])
+                meas.append(measured_step([emulate(g, mp.configs, s, params, x, go) for _ in range(repeats)]))
                 pred_p.append(mp.total(s))
                 pred_a.append(ma.total(s))
                 rows.append({"net": net, "strategy": name, "measured": meas[-1], "profiled": pred_p[-1],
@@ -414,7 +413,8 @@ def main(argv: list[str] | None = None) -> None:
               f"P = {meta['P']} emulated devices, batch {meta['batch']}; each strategy run by the emulator "
               "(real tensor splits, forward + backward per task); measured step = sum over layers of the "
               "slowest task's gather+forward and backward+scatter plus the replica-gradient sum (tasks of "
-              f"a layer would run concurrently on real devices), median of {meta['repeats']} runs. "
+              f"a layer would run concurrently on real devices); each task's time is its minimum over "
+              f"{meta['repeats']} runs (filters scheduler stalls on the shared host). "
               f"Predicted: cost model on the `cpu` device description with copy bandwidth measured here "
               f"({meta['bw'] / 1e9:.1f} GB/s); t_c either torch-profiled per sub-shape (median of 5) or "
               f"analytic with FLOP rate measured by a 256x256 matmul ({meta['flops'] / 1e9:.1f} GFLOP/s). "

@@ -147,10 +147,25 @@ class EmulationResult:
     layer_time: dict[str, float] = field(default_factory=dict)
     """Per layer: slowest task's gather+forward plus slowest task's backward+scatter, plus the
     replica-gradient summation (emulated devices would run tasks concurrently)."""
+    task_time: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
+    """Per layer, per task: (gather + forward, backward + scatter) seconds."""
+    sync_time: dict[str, float] = field(default_factory=dict)
+    """Per layer: seconds to sum the replicas' weight gradients (slowest shard)."""
 
     @property
     def step_s(self) -> float:
         return sum(self.layer_time.values())
+
+
+def measured_step(runs: list[EmulationResult]) -> float:
+    """Step time from repeated emulations: each task's (and sync's) minimum over the runs, then per
+    layer the slowest task, summed over layers. The minimum filters scheduler noise on shared hosts."""
+    total = 0.0
+    for name, tasks in runs[0].task_time.items():
+        fwd = max(min(r.task_time[name][i][0] for r in runs) for i in range(len(tasks)))
+        bwd = max(min(r.task_time[name][i][1] for r in runs) for i in range(len(tasks)))
+        total += fwd + bwd + min(r.sync_time[name] for r in runs)
+    return total
 
 
 def emulate(graph: Graph, configs: dict[str, list[ParallelConfig]], strategy: dict[str, int], params,
@@ -210,6 +225,8 @@ def emulate(graph: Graph, configs: dict[str, list[ParallelConfig]], strategy: di
     pgrads = {n: (torch.zeros_like(w), torch.zeros_like(b)) for n, (w, b) in params.items()}
     bwd_bytes = 0.0
     layer_time: dict[str, float] = {}
+    task_time: dict[str, list[tuple[float, float]]] = {}
+    sync_time: dict[str, float] = {}
     for ly in reversed(graph.layers):
         ts = tasks[ly.name]
         replica_grads: dict[tuple, list] = {}
@@ -255,6 +272,8 @@ def emulate(graph: Graph, configs: dict[str, list[ParallelConfig]], strategy: di
             pgrads[ly.name][1][c0:c1] += gb
         layer_time[ly.name] = (max(t.t_gather + t.t_fwd for t in ts) + max(t.t_bwd + t.t_scatter for t in ts)
                                + t_sync)
+        task_time[ly.name] = [(t.t_gather + t.t_fwd, t.t_bwd + t.t_scatter) for t in ts]
+        sync_time[ly.name] = t_sync
     outputs = {}
     for s in sinks:
         ly = graph.by_name[s]
@@ -262,7 +281,7 @@ def emulate(graph: Graph, configs: dict[str, list[ParallelConfig]], strategy: di
         for box, sh, _ in shards[s]:
             o[_sl(box, [0] * len(box))] = sh
         outputs[s] = o
-    return EmulationResult(outputs, pgrads, in_grad, fwd_bytes, bwd_bytes, layer_time)
+    return EmulationResult(outputs, pgrads, in_grad, fwd_bytes, bwd_bytes, layer_time, task_time, sync_time)
 
 
 @dataclass
