@@ -44,6 +44,8 @@ from __future__ import annotations
 import heapq
 import time
 from collections import Counter
+from heapq import heappop, heappush
+from itertools import chain
 from dataclasses import dataclass, field
 from typing import Literal, Sequence
 
@@ -187,22 +189,60 @@ class SearchResult:
     """Heap entries examined (lazy deletion re-scores stale ones)."""
 
 
-def _pair_counts(in_lists: Sequence[Sequence[int]], n: int, min_red: int):
-    """Initial set-mode pair redundancies via the sparse product AᵀA; sorted by (-count, a, b)."""
+def _csr(in_lists: Sequence[Sequence[int]], n: int):
+    """The consumer × input incidence matrix A (A[v, u] = 1 when v aggregates u), CSR."""
     deg = np.fromiter((len(x) for x in in_lists), dtype=np.int64, count=n)
     nnz = int(deg.sum())
-    if nnz == 0:
-        e = np.zeros(0, dtype=np.int64)
-        return e, e, e
     indptr = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(deg, out=indptr[1:])
-    indices = np.fromiter((u for x in in_lists for u in x), dtype=np.int64, count=nnz)
-    a_mat = sp.csr_matrix((np.ones(nnz, dtype=np.int32), indices, indptr), shape=(n, n))
-    c = (a_mat.T.tocsr() @ a_mat).tocoo()
-    keep = (c.row < c.col) & (c.data >= min_red)
-    a, b, cnt = c.row[keep].astype(np.int64), c.col[keep].astype(np.int64), c.data[keep].astype(np.int64)
-    order = np.lexsort((b, a, -cnt))
-    return cnt[order], a[order], b[order]
+    indices = np.fromiter(chain.from_iterable(in_lists), dtype=np.int64, count=nnz)
+    return sp.csr_matrix((np.ones(nnz, dtype=np.int32), indices, indptr), shape=(n, n))
+
+
+def _pair_counts(a_mat, a_t, min_red: int):
+    """Initial set-mode pair redundancies (AᵀA), pairs a < b with count >= min_red, sorted by
+    (-count, a, b)."""
+    c = (a_t @ a_mat).tocsr()
+    n = c.shape[0]
+    pos = np.flatnonzero(c.data >= min_red)
+    rows = np.searchsorted(c.indptr, pos, side="right").astype(np.int64) - 1
+    cols = c.indices[pos].astype(np.int64)
+    cnt = c.data[pos].astype(np.int64)
+    upper = rows < cols
+    rows, cols, cnt = rows[upper], cols[upper], cnt[upper]
+    if n < 2**20 and (len(cnt) == 0 or cnt.max() < 2**22):
+        key = ((cnt.max() if len(cnt) else 0) - cnt) << 40 | rows << 20 | cols
+        order = np.argsort(key, kind="stable")
+    else:
+        order = np.lexsort((cols, rows, -cnt))
+    return cnt[order], rows[order], cols[order]
+
+
+class _Initial:
+    """The sorted initial pair list, converted to Python ints lazily in chunks (usually only a
+    prefix is consumed before the capacity runs out)."""
+
+    CHUNK = 8192
+
+    def __init__(self, cnt: np.ndarray, a: np.ndarray, b: np.ndarray) -> None:
+        self.cnt, self.a, self.b = cnt, a, b
+        self.total = len(cnt)
+        self.buf: list[tuple[int, int, int]] = []
+        self.i = 0  # position in buf
+        self.next_chunk = 0
+
+    def peek(self):
+        if self.i >= len(self.buf):
+            if self.next_chunk >= self.total:
+                return None
+            s, e = self.next_chunk, min(self.total, self.next_chunk + self.CHUNK)
+            self.buf = list(zip((-self.cnt[s:e]).tolist(), self.a[s:e].tolist(), self.b[s:e].tolist()))
+            self.i = 0
+            self.next_chunk = e
+        return self.buf[self.i]
+
+    def advance(self) -> None:
+        self.i += 1
 
 
 def _finalize(n: int, mode: str, agg: list[tuple[int, int]], depth: list[int],
@@ -224,25 +264,25 @@ def _finalize(n: int, mode: str, agg: list[tuple[int, int]], depth: list[int],
 
 
 def _greedy_set(in_lists, n, capacity, max_depth, min_red, flat: bool):
-    cnt0, a0, b0 = _pair_counts(in_lists, n, min_red)
-    S = [set(x) for x in in_lists]
-    inv: list[set[int]] = [set() for _ in range(n)]
-    for v, x in enumerate(in_lists):
-        for u in x:
-            inv[u].add(v)
-    init_c, init_a, init_b = cnt0.tolist(), a0.tolist(), b0.tolist()
-    L = len(init_c)
-    p = 0
+    a_mat = _csr(in_lists, n)
+    a_t = a_mat.T.tocsr()
+    cnt0, a0, b0 = _pair_counts(a_mat, a_t, min_red)
+    initial = _Initial(cnt0, a0, b0)
+    # inverted index: inv[x] = nodes whose current input set contains x (from the transpose)
+    tp, ti = a_t.indptr.tolist(), a_t.indices.tolist()
+    inv: list[set[int]] = [set(ti[tp[x]:tp[x + 1]]) for x in range(n)]
+    S: dict[int, set[int]] = {}  # current input sets, materialised only for nodes a merge touched
     heap: list[tuple[int, int, int]] = []
     agg: list[tuple[int, int]] = []
     depth = [0] * n
     pops = 0
     while len(agg) < capacity:
-        if heap and (p >= L or heap[0] < (-init_c[p], init_a[p], init_b[p])):
-            negc, a, b = heapq.heappop(heap)
-        elif p < L:
-            negc, a, b = -init_c[p], init_a[p], init_b[p]
-            p += 1
+        top = initial.peek()
+        if heap and (top is None or heap[0] < top):
+            negc, a, b = heappop(heap)
+        elif top is not None:
+            negc, a, b = top
+            initial.advance()
         else:
             break
         pops += 1
@@ -253,7 +293,7 @@ def _greedy_set(in_lists, n, capacity, max_depth, min_red, flat: bool):
         r = len(cons)
         if r < c and not flat:
             if r >= min_red:
-                heapq.heappush(heap, (-r, a, b))
+                heappush(heap, (-r, a, b))
             continue
         if r < min_red:
             continue
@@ -266,27 +306,23 @@ def _greedy_set(in_lists, n, capacity, max_depth, min_red, flat: bool):
         inv[a] -= cons
         inv[b] -= cons
         inv.append(cons)
-        if flat:
-            for u in cons:
-                s = S[u]
-                s.discard(a)
-                s.discard(b)
-                s.add(w)
-            continue
-        counter: Counter = Counter()
+        sets = []
         for u in cons:
-            s = S[u]
-            s.discard(a)
-            s.discard(b)
-            counter.update(s)
-            s.add(w)
-        for x, k in counter.items():
-            if k >= min_red:
-                heapq.heappush(heap, (-k, x, w))
-    lists = [list(s) for s in S]
-    # keep each node's inputs in a canonical order: real nodes by id, then aggregation nodes
-    for x in lists:
-        x.sort()
+            su = S.get(u)
+            if su is None:
+                su = S[u] = set(in_lists[u])
+            su.discard(a)
+            su.discard(b)
+            sets.append(su)
+        if not flat:
+            # exact redundancy of every new pair (x, w): one C-level count over the consumers' sets
+            counter = Counter(chain.from_iterable(sets))
+            for x, k in counter.items():
+                if k >= min_red:
+                    heappush(heap, (-k, x, w))
+        for su in sets:
+            su.add(w)
+    lists = [sorted(S[v]) if v in S else list(in_lists[v]) for v in range(n)]
     return agg, depth, lists, pops
 
 
