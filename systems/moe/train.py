@@ -72,7 +72,7 @@ def forward_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor, task: str, 
         correct = (out.argmax(-1) == y).sum()
     else:
         task_loss = F.mse_loss(out, y)
-        correct = torch.zeros((), dtype=torch.long)
+        correct = torch.zeros((), dtype=torch.long, device=out.device)
     return task_loss + coef * aux["balance_loss"], task_loss.detach(), aux["counts"], aux["dropped"], \
         aux["topi"], correct
 
@@ -190,6 +190,7 @@ def _train(cfg: RunConfig, abort_drop_assignments: float | None, keep_state: boo
             p = plan_cache[pos]
             plan_args = (p.topi, p.slot, p.src, p.keep, p.counts)
             cache_steps += 1
+        _sync(dev)
         t0 = time.perf_counter()
         opt.zero_grad(set_to_none=True)
         loss, task_loss, counts, dropped, topi, correct = fn(
@@ -205,6 +206,7 @@ def _train(cfg: RunConfig, abort_drop_assignments: float | None, keep_state: boo
                 assign_cache[pos] = topi.detach()
         ctrl.observe(StepStats(step, counts.detach(), dropped.detach(), match))
         dec = ctrl.after_step(step)
+        _sync(dev)  # timing only: the step itself never waits on its statistics (they are read lagged)
         t1 = time.perf_counter()
         rb = 0.0
         if dec is not None:
@@ -308,6 +310,11 @@ def _train(cfg: RunConfig, abort_drop_assignments: float | None, keep_state: boo
     return TrainResult(m, series, params, {"recompile_log.txt": log + "\n"}, state)
 
 
+def _sync(dev: torch.device) -> None:
+    if dev.type == "cuda":
+        torch.cuda.synchronize(dev)
+
+
 def _tutel_rows(counts: list[float], cf: float, k: int, B: int) -> int:
     return tutel_capacity_from_list(cf, counts, k, B)
 
@@ -381,7 +388,8 @@ def steady_step_times(state: dict, n_steps: int, start: int = 0) -> list[float]:
     try:
         for i in range(n_steps):
             step = start + i
-            x, y = data.batch(step)
+            dev = next(model.parameters()).device
+            x, y = (t.to(dev) for t in data.batch(step))
             p = state["plans"].get(step % data.n_batches)
             plan_args = (p.topi, p.slot, p.src, p.keep, p.counts) if p is not None else ()
             t0 = time.perf_counter()
@@ -390,6 +398,7 @@ def steady_step_times(state: dict, n_steps: int, start: int = 0) -> list[float]:
                                     state["tutel_cf"], *plan_args)
             loss.backward()
             opt.step()
+            _sync(dev)
             times.append(time.perf_counter() - t0)
     finally:
         torch.set_num_threads(before)
