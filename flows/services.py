@@ -114,12 +114,22 @@ def running_pid(name: str) -> int | None:
     return pid if _alive(pid) else None
 
 
-def up(timeout: float = 180.0, echo=print) -> bool:
-    """Start every service that is not running; wait until each is healthy. True if all are."""
+def _select(names: tuple[str, ...] | None) -> list[Service]:
+    known = services()
+    if names is None:
+        return known
+    bad = set(names) - {s.name for s in known}
+    if bad:
+        raise ValueError(f"unknown service(s) {sorted(bad)}; known: {[s.name for s in known]}")
+    return [s for s in known if s.name in names]
+
+
+def up(timeout: float = 180.0, echo=print, names: tuple[str, ...] | None = None) -> bool:
+    """Start every (named) service that is not running; wait until each is healthy. True if all are."""
     home = syslab_home()
     (home / "logs").mkdir(exist_ok=True)
     started = []
-    for svc in services():
+    for svc in _select(names):
         if running_pid(svc.name):
             echo(f"{svc.name:8s} already running (pid {running_pid(svc.name)})")
             continue
@@ -153,9 +163,9 @@ def up(timeout: float = 180.0, echo=print) -> bool:
     return ok
 
 
-def down(echo=print, grace: float = 15.0) -> None:
+def down(echo=print, grace: float = 15.0, names: tuple[str, ...] | None = None) -> None:
     """Stop the process groups recorded in the pid files (and nothing else)."""
-    for svc in reversed(services()):
+    for svc in reversed(_select(names)):
         pid = running_pid(svc.name)
         pf = _pidfile(svc.name)
         if pid is None:

@@ -90,20 +90,24 @@ def hardware_description() -> str:
 
 
 def seed_everything(seed: int) -> None:
-    """Seed python, numpy and torch (when installed)."""
-    random.seed(seed)
+    """Seed python, numpy and torch (when installed).
+
+    Libraries are imported *before* any generator is seeded: a first ``import torch`` draws from
+    Python's ``random`` and would otherwise shift the seeded stream.
+    """
     try:
         import numpy as np
-
-        np.random.seed(seed % (2**32))
     except ImportError:
-        pass
+        np = None
     try:
         import torch
-
-        torch.manual_seed(seed)
     except ImportError:
-        pass
+        torch = None
+    random.seed(seed)
+    if np is not None:
+        np.random.seed(seed % (2**32))
+    if torch is not None:
+        torch.manual_seed(seed)
 
 
 @functools.lru_cache(maxsize=1)

@@ -1,0 +1,1 @@
+"""Benchmarks: `make bench name=<name>` runs `python -m benchmarks.<name>`, writing docs/results/<name>.md."""
