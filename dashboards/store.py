@@ -102,7 +102,7 @@ def open_store(uri: str, timeout: float = 5.0):
     db = _sqlite_path(uri)
     if db is not None and not db.exists():
         return None, StoreInfo(uri, exists=False)
-    if scheme in ("", "file") and not uri.startswith("sqlite"):
+    if scheme == "file" or (scheme == "" and uri.startswith(("/", "."))):  # a local file store
         root = Path(urllib.parse.urlparse(uri).path if scheme == "file" else uri)
         if not root.exists():
             return None, StoreInfo(uri, exists=False)

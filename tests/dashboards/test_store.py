@@ -97,3 +97,9 @@ def test_unregistered_system_spec_is_rebuilt_from_the_stored_comparison(seeded_s
     assert (spec.primary_metric, spec.direction, spec.baselines) == ("time_s", "min", ("expert",))
     with pytest.raises(store.StoreError, match="not registered"):
         store.spec_for("not-a-system", jobs, None)
+
+
+def test_missing_file_store_is_empty(tmp_path):
+    client, info = store.open_store(str(tmp_path / "mlruns"))
+    assert client is None and not info.exists
+    assert not (tmp_path / "mlruns").exists()
