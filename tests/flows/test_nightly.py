@@ -4,7 +4,8 @@ This module also *defines* the tiny systems the end-to-end test sweeps (register
 ``SYSLAB_EXTRA_SYSTEMS=tests.flows.test_nightly``; Ray workers import it the same way):
 
 - ``ntoy``: ``expert`` (baseline, 2.0), ``fast`` (1.0 x the factor in ``$NTOY_FACTOR_FILE``) and
-  ``lost`` (3.0: always loses to the expert); primary metric ``time_s`` (lower is better);
+  ``lost`` (3.0: always loses to the expert); primary metric ``time_s`` (lower is better), quality
+  metric ``acc`` (0.9 for all);
 - ``nraise``: its job list fails on every second call, so its *sub-flow* raises after the
   nightly has validated it: the nightly must record the failure and go on.
 """
@@ -23,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from systems.core import SUITES, Job, JobResult, SystemSpec
+from systems.core import SUITES, Job, JobResult, QualityGate, SystemSpec
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -38,7 +39,7 @@ def ntoy_run(job: Job) -> JobResult:
     path = os.environ.get("NTOY_FACTOR_FILE")
     factor = float(Path(path).read_text()) if path and Path(path).exists() else 1.0
     value = {"expert": 2.0, "fast": 1.0 * factor, "lost": 3.0}[job.method]
-    return JobResult("ntoy", job.workload, job.method, job.seed, metrics={"time_s": value})
+    return JobResult("ntoy", job.workload, job.method, job.seed, metrics={"time_s": value, "acc": 0.9})
 
 
 _NRAISE_CALLS = {"n": 0}
@@ -54,7 +55,7 @@ def _nraise_jobs(suite, methods=None, workloads=None, seeds=None):
 NTOY = SystemSpec(name="ntoy", description="nightly test system", primary_metric="time_s", direction="min",
                   methods=("expert", "fast", "lost"), baselines=("expert",), reference_baseline="expert",
                   make_jobs=_ntoy_jobs, runner="tests.flows.test_nightly:ntoy_run",
-                  suites=SUITES + ("nightly_gpu",))
+                  quality=QualityGate("acc", "max", 0.01), suites=SUITES + ("nightly_gpu",))
 NRAISE = SystemSpec(name="nraise", description="nightly failure-isolation system", primary_metric="time_s",
                     direction="min", methods=("expert",), baselines=("expert",), make_jobs=_nraise_jobs,
                     runner="tests.flows.test_nightly:ntoy_run")
@@ -189,11 +190,11 @@ def test_two_consecutive_sweeps_produce_a_regression_report(registered, shared_r
     assert st["nraise"]["status"] == "failed" and "exploded inside the sub-flow" in st["nraise"]["error"]
     assert st["nosuch"]["status"] == "failed" and "unknown system" in st["nosuch"]["error"]
     assert first["run_reason"] == "manual"
-    assert first["counts"] == {"regression": 0, "improvement": 0, "lost_to_expert": 1, "new": 5, "unchanged": 0}
+    assert first["counts"] == {"regression": 0, "improvement": 0, "lost_to_expert": 1, "new": 8, "unchanged": 0}
 
     registered.write_text("1.5")  # `fast` gets 1.5x slower
     second = nightly_flow(systems=["ntoy"], suite="smoke")
-    assert second["counts"] == {"regression": 2, "improvement": 0, "lost_to_expert": 1, "new": 0, "unchanged": 3}
+    assert second["counts"] == {"regression": 2, "improvement": 0, "lost_to_expert": 1, "new": 0, "unchanged": 6}
     regs = {(f["method"], f["metric"]): f for f in second["report"]["findings"] if f["category"] == "regression"}
     assert set(regs) == {("fast", "time_s"), ("fast", "vs_expert")}
     assert regs[("fast", "time_s")]["ratio"] == pytest.approx(1.5)
@@ -204,9 +205,10 @@ def test_two_consecutive_sweeps_produce_a_regression_report(registered, shared_r
 
     # History in MLflow: tagged runs, one row per sweep x benchmark x metric.
     hist = nightly_history(system="ntoy")
-    assert len(hist) == 12 and set(hist["nightly_id"]) == {first["nightly_id"], second["nightly_id"]}
+    assert len(hist) == 18 and set(hist["nightly_id"]) == {first["nightly_id"], second["nightly_id"]}
     assert hist["benchmark_hash"].nunique() == 1 and set(hist["run_reason"]) == {"manual"}
-    assert set(hist["metric"]) == {"time_s", "vs_expert"} and (hist["git_sha"] != "").all()
+    assert set(hist["metric"]) == {"time_s", "vs_expert", "acc"} and (hist["git_sha"] != "").all()
+    assert dict(zip(hist["metric"], hist["direction"])) == {"time_s": "min", "vs_expert": "max", "acc": "max"}
     # The dashboard's function recomputes the same verdicts.
     assert latest_report(systems=["ntoy"]).counts() == second["counts"]
 
