@@ -24,15 +24,24 @@ from systems.precision.floatfmt import FloatFormat, quantize_count
 
 
 class _Recorder:
-    """Latest overflow count and element count per tensor id (0-d tensors, no sync)."""
+    """Latest overflow counts per tensor id (tensors, no host sync until read)."""
 
     def __init__(self) -> None:
         self.counts: dict[str, torch.Tensor] = {}
         self.numels: dict[str, int] = {}
+        self.batched: list[tuple[list[str], torch.Tensor, list[int]]] = []
 
     def put(self, tid: str, n_over: torch.Tensor, numel: int) -> None:
         self.counts[tid] = n_over
         self.numels[tid] = numel
+
+    def put_many(self, tids: list[str], n_over: torch.Tensor, numels: list[int]) -> None:
+        """Counts of several tensors rounded together (one 1-d count tensor)."""
+        self.batched.append((tids, n_over, numels))
+
+    def clear(self) -> None:
+        self.counts.clear()
+        self.batched.clear()
 
 
 def _round(x: torch.Tensor, fmt: FloatFormat | None, overflow: str, rec: _Recorder | None, tid: str) -> torch.Tensor:
@@ -60,20 +69,39 @@ class _RoundAct(torch.autograd.Function):
         return _round(g, ctx.fgy, OVERFLOW["GY"], ctx.rec, ctx.tid_gy), None, None, None, None, None
 
 
-class _RoundParam(torch.autograd.Function):
-    """Forward: a rounded copy of P; backward: round GP into the master's gradient."""
+def _round_flat(ps: list[torch.Tensor], fmt: FloatFormat | None, overflow: str, rec: _Recorder | None,
+                tids: list[str]) -> list[torch.Tensor]:
+    """Round several tensors with one format as one flat tensor (far fewer kernel launches)."""
+    if fmt is None:
+        return list(ps)
+    sizes = [p.numel() for p in ps]
+    flat = torch.cat([p.reshape(-1) for p in ps])
+    r, _ = quantize_count(flat, fmt, overflow, count=False)  # type: ignore[arg-type]
+    if rec is not None:
+        over = flat.abs() >= fmt.overflow_threshold  # rounds beyond the largest finite value
+        counts = torch.segment_reduce(over.to(torch.float32), "sum", lengths=torch.tensor(sizes))
+        rec.put_many(tids, counts, sizes)
+    return [c.view_as(p) for c, p in zip(torch.split(r, sizes), ps)]
+
+
+class _RoundParams(torch.autograd.Function):
+    """Forward: rounded copies of several P (same format); backward: their GP rounded."""
 
     @staticmethod
-    def forward(ctx, p, fp, fgp, rec, tid_p, tid_gp):  # noqa: D102
-        ctx.fgp, ctx.rec, ctx.tid_gp = fgp, rec, tid_gp
-        out = _round(p, fp, OVERFLOW["P"], rec, tid_p)
-        return out.view_as(out) if out is p else out
+    def forward(ctx, fp, fgp, rec, tids_p, tids_gp, *ps):  # noqa: D102
+        ctx.fgp, ctx.rec, ctx.tids_gp = fgp, rec, tids_gp
+        outs = _round_flat(list(ps), fp, OVERFLOW["P"], rec, tids_p)
+        return tuple(o.view_as(o) for o in outs)
 
     @staticmethod
-    def backward(ctx, g):  # noqa: D102
-        if g is None:
-            return None, None, None, None, None, None
-        return _round(g, ctx.fgp, OVERFLOW["GP"], ctx.rec, ctx.tid_gp), None, None, None, None, None
+    def backward(ctx, *gs):  # noqa: D102
+        gs = list(gs)
+        if ctx.fgp is not None:
+            live = [i for i, g in enumerate(gs) if g is not None]
+            rounded = _round_flat([gs[i] for i in live], ctx.fgp, OVERFLOW["GP"], None, [])
+            for i, g in zip(live, rounded):
+                gs[i] = g
+        return (None, None, None, None, None, *gs)
 
 
 class Emulator:
@@ -104,17 +132,28 @@ class Emulator:
         return hook
 
     def params(self) -> dict[str, torch.Tensor]:
-        """Parameter name -> tensor to run the forward with (rounded copies where not FP32)."""
+        """Parameter name -> tensor to run the forward with (rounded copies where not FP32).
+
+        Parameters that share a (P format, GP format) pair are rounded together as one flat
+        tensor, which gives the same values as rounding them one by one."""
         fm = self.assignment.formats
         out: dict[str, torch.Tensor] = {}
+        buckets: dict[tuple, list[tuple[str, torch.Tensor]]] = {}
         for name, p in self.model.named_parameters():
             fp, fgp = fm.get(f"P:{name}"), fm.get(f"GP:{name}")
             if fp is None and fgp is None:
                 out[name] = p
-            elif torch.is_grad_enabled():
-                out[name] = _RoundParam.apply(p, fp, fgp, self.rec, f"P:{name}", f"GP:{name}")
             else:
-                out[name] = _round(p.detach(), fp, OVERFLOW["P"], self.rec, f"P:{name}")
+                buckets.setdefault((fp, fgp), []).append((name, p))
+        for (fp, fgp), items in buckets.items():
+            names = [n for n, _ in items]
+            ps = [p for _, p in items]
+            tids_p = [f"P:{n}" for n in names]
+            if torch.is_grad_enabled():
+                rounded = _RoundParams.apply(fp, fgp, self.rec, tids_p, [f"GP:{n}" for n in names], *ps)
+            else:
+                rounded = _round_flat([p.detach() for p in ps], fp, OVERFLOW["P"], self.rec, tids_p)
+            out.update(zip(names, rounded))
         return out
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -125,15 +164,21 @@ class Emulator:
 
     def overflow_ratios(self) -> dict[str, float]:
         """Latest overflow ratio per recorded tensor id (one host sync)."""
-        if self.rec is None or not self.rec.counts:
+        if self.rec is None or not (self.rec.counts or self.rec.batched):
             return {}
         tids = list(self.rec.counts)
-        counts = torch.stack([self.rec.counts[t] for t in tids]).tolist()
-        return {t: c / max(1, self.rec.numels[t]) for t, c in zip(tids, counts)}
+        numels = [self.rec.numels[t] for t in tids]
+        parts = [torch.stack([self.rec.counts[t] for t in tids]).to(torch.float32)] if tids else []
+        for bt, bc, bn in self.rec.batched:
+            tids += bt
+            numels += bn
+            parts.append(bc)
+        counts = torch.cat(parts).tolist()
+        return {t: c / max(1, n) for t, c, n in zip(tids, counts, numels)}
 
     def clear(self) -> None:
         if self.rec is not None:
-            self.rec.counts.clear()
+            self.rec.clear()
 
     def remove(self) -> None:
         for h in self.handles:

@@ -20,7 +20,8 @@ from systems.precision.models import build_model
 from systems.precision.train import train
 from systems.precision.workloads import WORKLOADS
 
-KNOWN_PARAMS = ("r", "order_seed", "epochs", "theta", "threads", "train_size", "batch_size")
+KNOWN_PARAMS = ("r", "order_seed", "epochs", "theta", "threads", "train_size", "batch_size", "lr", "input_scale")
+"""Job params a job may carry (``input_scale`` multiplies the normalised images: a stress test)."""
 
 
 def config_for(job: Job) -> TrainConfig:
@@ -34,7 +35,7 @@ def config_for(job: Job) -> TrainConfig:
     p = job.params
     return TrainConfig(dataset=w.dataset, model=w.model, width=w.width, image_size=w.image_size,
                        train_size=int(p.get("train_size", w.train_size)) if p.get("train_size", w.train_size) else None,
-                       epochs=int(p.get("epochs", 6)), batch_size=int(p.get("batch_size", 64)), lr=w.lr,
+                       epochs=int(p.get("epochs", 6)), batch_size=int(p.get("batch_size", 64)), lr=float(p.get("lr", w.lr)),
                        theta=float(p.get("theta", 0.01)), seed=job.seed)
 
 
@@ -56,6 +57,9 @@ def run(job: Job) -> JobResult:
 def _run(job: Job, cfg: TrainConfig) -> JobResult:
     torch.manual_seed(cfg.seed)
     data = load(cfg.dataset, cfg.image_size, cfg.train_size, cfg.test_size)
+    scale = float(job.params.get("input_scale", 1.0))
+    if scale != 1.0:
+        data = (data[0] * scale, data[1], data[2] * scale, data[3])
     c, h, w = data[0].shape[1:]
     model = build_model(cfg.model, in_ch=c, num_classes=10, width=cfg.width)
     graph = trace(model, (c, h, w), cfg.batch_size)
@@ -87,7 +91,7 @@ def _run(job: Job, cfg: TrainConfig) -> JobResult:
     }
     params = {"dataset": cfg.dataset, "model": cfg.model, "width": cfg.width, "image_size": cfg.image_size or
               DATASET_SHAPES[cfg.dataset][1], "epochs": cfg.epochs, "batch_size": cfg.batch_size, "lr": cfg.lr,
-              "theta": cfg.theta if uses_promotion(job.method) else None, "groups": len(graph.groups),
+              "theta": cfg.theta if uses_promotion(job.method) else None, "input_scale": scale, "groups": len(graph.groups),
               "tensors": len(graph.tensors), "train_size": len(data[0]), "test_size": len(data[2]),
               "promoted": json.dumps(res.promoted[:20])}
     return JobResult(system=job.system, workload=job.workload, method=job.method, seed=job.seed, suite=job.suite,
