@@ -333,6 +333,8 @@ def main(argv=None) -> int:
     ap.add_argument("--sections", default="train,compile,cache", help="comma list of train,compile,cache")
     ap.add_argument("--report-only", action="store_true", help="rebuild the page from the saved JSON")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--workloads", default="", help="comma list: re-run only these training workloads "
+                    "and merge them into the saved results")
     args = ap.parse_args(argv)
     from systems.core import hardware_description
 
@@ -344,11 +346,15 @@ def main(argv=None) -> int:
     cmd = "python -m benchmarks.moe" + (" --quick" if args.quick else "")
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     if not args.report_only:
-        _save("meta", {"date": _now(), "hardware": hardware_description(), "quick": args.quick})
+        if not (args.workloads and _load("meta")):
+            _save("meta", {"date": _now(), "hardware": hardware_description(), "quick": args.quick})
         scale = 0.5 if args.quick else 1.0
         if "train" in sections:
-            _save("train", section_train(QUICK_WORKLOADS if args.quick else TRAIN_WORKLOADS, scale,
-                                         rounds=3 if args.quick else 5, per_round=3, seed=args.seed))
+            ws = [w for w in args.workloads.split(",") if w] or list(QUICK_WORKLOADS if args.quick else TRAIN_WORKLOADS)
+            merged = (_load("train") or {}) if args.workloads else {}
+            for w in ws:  # saved after every workload so a partial run keeps what it measured
+                merged.update(section_train([w], scale, rounds=3 if args.quick else 5, per_round=3, seed=args.seed))
+                _save("train", merged)
         if "compile" in sections:
             _save("compile", section_compile(steps=30 if args.quick else 40))
         if "cache" in sections:

@@ -79,6 +79,8 @@ class ControllerConfig:
     """Lower bound on any capacity factor."""
     local_headroom: float = 1.3
     """Per-expert capacity = headroom * EMA of the expert's own load (local-cf)."""
+    local_grow_margin: float = 1.1
+    """local-cf recompiles (grows) when an expert's load EMA exceeds capacity / this margin."""
     local_quantum: int = 4
     """Per-expert capacities are rounded up to a multiple of this many rows (fewer recompiles)."""
     local_shrink_ratio: float = 0.85

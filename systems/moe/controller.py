@@ -11,7 +11,7 @@ futures the same way). Policies (DynaMoE section 3):
   the schedule 1.8 -> 2.0 -> 2.2 -> 2.5 -> 2.75 when ``score > alpha``. ``score`` is the
   bias-corrected EMA of ``max_e count_e * n / (k * B)``, the alpha needed for zero drops.
 * ``local``   — one capacity per expert, ``headroom * EMA(count_e)`` rounded up to a quantum;
-  recompiles when an expert's EMA load exceeds its capacity or the total can shrink by 15 %.
+  recompiles when an expert's EMA load exceeds capacity / 1.1 or the total can shrink by 15 %.
 * ``cache`` (a flag on top of ``dynamic``) — assignment caching on when the match score (EMA,
   gamma 0.99, of the fraction of tokens whose expert set equals the one cached for the same
   batch position in the previous epoch) exceeds 0.95 and at least ``cache_min_steps`` steps passed
@@ -222,7 +222,7 @@ class RecompileController:
             a_e = max(c.min_alpha / self.n, a) if math.isfinite(a) else 1.0
             rows = math.ceil(c.local_headroom * a_e * unit / q) * q
             target.append(max(1, min(self.batch, rows)))
-        over = [e for e, a in enumerate(loads) if math.isfinite(a) and a * unit > caps[e]]
+        over = [e for e, a in enumerate(loads) if math.isfinite(a) and a * unit * c.local_grow_margin > caps[e]]
         if over:
             return tuple(target), f"grow: experts {over} load above capacity"
         if sum(target) < c.local_shrink_ratio * sum(caps):

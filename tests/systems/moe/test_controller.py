@@ -116,12 +116,16 @@ def test_local_capacities_follow_each_experts_load():
 
 
 def test_local_shrinks_only_when_it_saves_enough():
-    c = _ctrl("local", local_headroom=1.0, local_quantum=1, local_shrink_ratio=0.85)
-    c.observe(StepStats(0, [95, 95] + [5] * 6, 0))  # target 220 rows vs 800: shrink
+    c = _ctrl("local", local_headroom=1.0, local_quantum=1, local_shrink_ratio=0.85, local_grow_margin=1.0)
+    c.observe(StepStats(0, [85, 85] + [5] * 6, 0))  # target 200 rows vs 800: shrink
     d = c.after_step(0)
-    assert d.caps == (95, 95) + (5,) * 6 and "shrink" in d.reason
-    c.observe(StepStats(1, [90, 90, 10, 10] + [5] * 4, 0))  # expert 2 load 10 > cap 5: grow
-    assert c.after_step(1).caps == (90, 90, 10, 10) + (5,) * 4
+    assert d.caps == (85, 85) + (5,) * 6 and "shrink" in d.reason
+    c.observe(StepStats(1, [86, 86] + [5] * 6, 0))  # load 86 > capacity 85: grow
+    assert c.after_step(1).caps == (86, 86) + (5,) * 6
+    c.observe(StepStats(2, [80, 80] + [5] * 6, 0))  # fits, and refitting would save < 15 %: no change
+    assert c.after_step(2) is None
+    c.observe(StepStats(3, [90, 90, 10, 10] + [5] * 4, 0))  # expert 2 load 10 > cap 5: grow
+    assert c.after_step(3).caps == (90, 90, 10, 10) + (5,) * 4
 
 
 def test_cache_switches_on_above_095_after_min_steps_and_off_below_085():
@@ -153,3 +157,12 @@ def test_cache_stays_off_at_095_exactly_and_without_cache_flag():
 def test_bad_policy_is_rejected():
     with pytest.raises(ValueError, match="unknown capacity policy"):
         RecompileController(ControllerConfig(), "greedy", N, K, B, 2.0)
+
+
+def test_local_grow_margin_refits_before_drops():
+    c = _ctrl("local", local_headroom=1.3, local_quantum=1, local_grow_margin=1.1)
+    c.observe(StepStats(0, [50] * 8, 0))
+    assert c.after_step(0).caps == (65,) * 8
+    c.observe(StepStats(1, [60] * 8, 0))  # 60 * 1.1 = 66 > 65: grow before anything is dropped
+    d = c.after_step(1)
+    assert d.caps == (78,) * 8 and "grow" in d.reason
