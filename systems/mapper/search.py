@@ -299,12 +299,13 @@ def run_search_job(job):
     info = OPTIMIZERS.get(job.method)
     if info is None:
         raise SearchError(f"unknown optimizer {job.method!r}; valid: {', '.join(OPTIMIZERS)}")
-    iterations = int(params.get("iterations", 10))
-    wall_s = params.get("wall_s")
-    feedback = params.get("feedback", info.default_feedback)
+    cfg = SearchConfig(iterations=int(params.get("iterations", 10)),
+                       wall_s=float(params["wall_s"]) if params.get("wall_s") else None,
+                       seed=job.seed, feedback=params.get("feedback", info.default_feedback))
+    iterations, wall_s = cfg.iterations, cfg.wall_s
     sizes = job_sizes(job)
-    res = search(job.workload, job.method, iterations=iterations, seed=job.seed, feedback=feedback,
-                 machine=params.get("machine"), wall_s=float(wall_s) if wall_s else None, size=sizes)
+    res = search(job.workload, job.method, iterations=cfg.iterations, seed=cfg.seed, feedback=cfg.feedback,
+                 machine=params.get("machine"), wall_s=cfg.wall_s, size=sizes)
     if res.best_time_s is None:
         raise RuntimeError(f"{job.method} found no working mapper for {job.workload} in {res.iterations} "
                            f"iterations; last feedback: {res.records[-1].feedback if res.records else '-'}")

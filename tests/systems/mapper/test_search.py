@@ -141,3 +141,32 @@ def test_cli_optimizers_lists_llm_status():
     for n in OPTIMIZERS:
         assert n in res.stdout
     assert "no LLM endpoint configured" in res.stdout
+
+
+def test_llm_agent_without_endpoint_fails_clearly():
+    from systems.mapper.agent.llm import LLMUnavailableError
+
+    with pytest.raises(LLMUnavailableError, match="OPENAI_BASE_URL"):
+        run_search_job(Job(system="mapper", workload="stencil", method="llm-agent", params={"iterations": 2}))
+
+
+def test_cli_optimizers_with_endpoint_hides_key(monkeypatch):
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
+    monkeypatch.setenv("SYSLAB_LLM_MODEL", "some-model")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-secret-value-123456")
+    res = CliRunner().invoke(_cli(), ["mapper", "optimizers"])
+    assert res.exit_code == 0 and "LLM endpoint configured" in res.stdout and "some-model" in res.stdout
+    assert "sk-secret-value-123456" not in res.output
+    assert "llm-agent      available" in res.stdout
+
+
+def test_smoke_suite_jobs_run_through_evaluate():
+    """evaluate.run dispatches every non-expert method here; smoke jobs use the small sizes."""
+    from systems.mapper import SPEC
+    from systems.mapper.evaluate import run
+
+    jobs = [j for j in SPEC.jobs("smoke") if j.workload == "stencil" and j.method != "expert"]
+    assert {j.method for j in jobs} == {"random-search", "scalar-tuner", "evolve"}
+    for j in jobs:
+        r = run(j)
+        assert r.ok and r.metrics["iterations"] == j.params["iterations"] and r.params["sizes"]
