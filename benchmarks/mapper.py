@@ -264,10 +264,48 @@ def run(cfg: BenchConfig, out_md: Path, img_dir: Path, quick: bool) -> str:
                      "(`tests/systems/mapper/agent/`). To run it: set `OPENAI_BASE_URL`, `OPENAI_API_KEY`, "
                      "`SYSLAB_LLM_MODEL` and re-run this command.")
     lines.append("")
+    (img_dir / "feedback_examples.md").write_text(feedback_examples())
+    lines += ["## 7. What the feedback levels look like", "",
+              f"[{img_dir.name}/feedback_examples.md]({img_dir.name}/feedback_examples.md): `score`, `raw` and `guide` "
+              "feedback on real outcomes (syntax error, undefined name, stride error, out of memory, a successful run).", ""]
     text = "\n".join(lines)
     out_md.parent.mkdir(parents=True, exist_ok=True)
     out_md.write_text(text)
     return text
+
+
+def feedback_examples() -> str:
+    """Markdown: the three feedback levels on real simulator outcomes (generated, not written by hand)."""
+    from systems.mapper.agent.feedback import LEVELS, autoguide
+    from systems.mapper.agent.space import MapperSpace
+    from systems.mapper.apps import get_app
+    from systems.mapper.evaluate import evaluate_mapper
+    from systems.mapper.experts import expert_mapper
+
+    cases = []
+    st = expert_mapper("stencil")
+    broken = st.replace("return mgpu[ip / mgpu.size[1], ip % mgpu.size[1]];",
+                        "return mgpu[ip / mgpu.size[1], ip % mgpu.size[1]]", 1)
+    cases.append(("stencil: expert mapper with one `;` removed inside a function", "stencil", broken))
+    cases.append(("stencil: expert mapper calling an undefined function", "stencil",
+                  st.replace("IndexTaskMap stencil,increment linearblock;", "IndexTaskMap stencil,increment blocky;")))
+    cn = expert_mapper("cannon")
+    cases.append(("cannon: expert mapper with `Layout * * * SOA F_order;` (cuBLAS operands)", "cannon",
+                  cn.replace("Layout * * * SOA C_order;", "Layout * * * SOA F_order;")))
+    sp = MapperSpace(get_app("cannon"))
+    cases.append(("cannon: the structured space's default mapper (no InstanceLimit, no CollectMemory)", "cannon",
+                  sp.render(sp.default()).text))
+    cases.append(("johnson: the expert mapper (ok; profile-based advice)", "johnson", expert_mapper("johnson")))
+    out = ["# AutoGuide feedback at the three levels", "",
+           "Command: `.venv/bin/python -m benchmarks.mapper` (written beside `docs/results/mapper.md`). "
+           "Each block is the text the proposer receives for a real simulator outcome.", ""]
+    for title, app, text in cases:
+        o = evaluate_mapper(text, app)
+        out += [f"## {title}", "", f"status `{o.status}`, error kind `{o.error_kind}`", ""]
+        for lvl in LEVELS:
+            fb = autoguide(o, text, lvl, app=get_app(app))
+            out += [f"**{lvl}**", "", "```", fb.text, "```", ""]
+    return "\n".join(out)
 
 
 def _sp_at(r, n: int):

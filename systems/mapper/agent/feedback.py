@@ -192,7 +192,7 @@ def autoguide(outcome, mapper: str = "", level: str = "guide", app=None,
                 text += f"; {msg}"
         else:
             loc = f" at line {line}" + (f", column {col}" if col else "") if line else ""
-            text = f"status: {status}{loc}: {msg}"
+            text = f"status: {status}{'' if msg.startswith('line ') else loc}: {msg}"
         return Feedback(level, status, t if status == "ok" else None, text, line=line, error_kind=kind)
     return _guide(outcome, mapper, app, best_time_s)
 
@@ -235,7 +235,7 @@ def _guide(outcome, mapper: str, app, best_time_s: float | None) -> Feedback:
     if status == "ok":
         return _guide_ok(outcome, mapper, app, best_time_s)
 
-    where = f" (line {line})" if line else ""
+    where = f" (line {line})" if line and not msg.startswith("line ") else ""
     parts.append(f"status: {status}{where}: {msg}")
     if stmt:
         parts.append(f"Failing statement (starts at line {stmt_line}):\n    " + stmt.replace("\n", "\n    "))
