@@ -46,12 +46,12 @@ def _fmt(v: float, d: int = 3) -> str:
     return f"{v:.{d}g}"
 
 
-def sweep(devices: list[int], cost: CostConfig, clus: str, mcmc_iters: int) -> list[dict]:
+def sweep(devices: list[int], cost: CostConfig, clus: str, mcmc_iters: int, bpd: int = BPD) -> list[dict]:
     """Every network x device count x method on one cost model configuration."""
     rows = []
     for net in NETS:
         for p in devices:
-            g = build(net, BPD * p)
+            g = build(net, bpd * p)
             cfg = LayerwiseConfig(network=net, devices=p, cluster=clus, cost=cost,
                                   search=SearchConfig(mcmc_iterations=mcmc_iters))
             model = CostModel(g, p, cluster(clus), cost, cfg.search)
@@ -127,7 +127,8 @@ def plot_sweep(rows: list[dict], devices: list[int], path: Path) -> None:
         for m in METHODS:
             xs = [p for p in devices if _get(rows, net, p, m)]
             axes[0, j].plot(xs, [_get(rows, net, p, m)["throughput"] for p in xs], marker="o", label=m)
-            axes[1, j].plot(xs, [max(_get(rows, net, p, m)["comm"], 1) / 1e6 for p in xs], marker="o", label=m)
+            xc = [p for p in xs if _get(rows, net, p, m)["comm"] > 0]  # 1 device: nothing to move
+            axes[1, j].plot(xc, [_get(rows, net, p, m)["comm"] / 1e6 for p in xc], marker="o", label=m)
         axes[0, j].set_title(f"{net}: predicted throughput")
         axes[1, j].set_title(f"{net}: communication per step")
         for i in (0, 1):
@@ -331,6 +332,7 @@ def main(argv: list[str] | None = None) -> None:
     print("sensitivity", file=sys.stderr)
     sens = {"paper formula: t_x summed over all pairs": (sweep([16], CostConfig(transfer="sum"), "p100_4x4", iters), 16),
             "ring all-reduce instead of parameter server": (sweep([16], CostConfig(sync="ring"), "p100_4x4", iters), 16),
+            "8 samples per device instead of 32": (sweep([16], CostConfig(), "p100_4x4", iters, bpd=8), 16),
             "8xH100 preset, 8 devices (one node)": (sweep([8], CostConfig(), "h100_8", iters), 8),
             "8xH100 preset, 16 devices (two nodes)": (sweep([16], CostConfig(), "h100_8", iters), 16)}
     plot_sweep(rows, devices, OUT_DIR / "throughput_comm.png")
