@@ -43,7 +43,9 @@ class TrainConfig:
     seed: int = 0
     """Seed of the model initialisation and data order."""
     record_overflow: bool = True
-    """Record every tensor's overflow ratio every step (needed for promotion)."""
+    """Record the overflow ratio of every P and Y tensor every step (needed for promotion)."""
+    record_gradient_overflow: bool = False
+    """Also record every GY and GP tensor's overflow ratio every step (costs a reduction per tensor)."""
 
     def __post_init__(self) -> None:
         if self.dataset not in DATASETS:

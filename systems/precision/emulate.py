@@ -26,7 +26,9 @@ from systems.precision.floatfmt import FloatFormat, quantize_count
 class _Recorder:
     """Latest overflow counts per tensor id (tensors, no host sync until read)."""
 
-    def __init__(self) -> None:
+    def __init__(self, gradients: bool = False) -> None:
+        self.gradients = gradients
+        """Also count GY/GP overflows (P/Y, the promotion candidates, are always counted)."""
         self.counts: dict[str, torch.Tensor] = {}
         self.numels: dict[str, int] = {}
         self.batched: list[tuple[list[str], torch.Tensor, list[int]]] = []
@@ -47,7 +49,8 @@ class _Recorder:
 def _round(x: torch.Tensor, fmt: FloatFormat | None, overflow: str, rec: _Recorder | None, tid: str) -> torch.Tensor:
     if fmt is None:
         return x
-    y, n = quantize_count(x, fmt, overflow, count=rec is not None and tid[0] in "PY")  # type: ignore[arg-type]
+    want = rec is not None and (tid[0] in "PY" or rec.gradients)
+    y, n = quantize_count(x, fmt, overflow, count=want)  # type: ignore[arg-type]
     if n is not None:
         rec.put(tid, n, x.numel())  # type: ignore[union-attr]
     return y
@@ -98,7 +101,9 @@ class _RoundParams(torch.autograd.Function):
         gs = list(gs)
         if ctx.fgp is not None:
             live = [i for i, g in enumerate(gs) if g is not None]
-            rounded = _round_flat([gs[i] for i in live], ctx.fgp, OVERFLOW["GP"], None, [])
+            rec = ctx.rec if (ctx.rec is not None and ctx.rec.gradients) else None
+            rounded = _round_flat([gs[i] for i in live], ctx.fgp, OVERFLOW["GP"], rec,
+                                  [ctx.tids_gp[i] for i in live])
             for i, g in zip(live, rounded):
                 gs[i] = g
         return (None, None, None, None, None, *gs)
@@ -107,10 +112,11 @@ class _RoundParams(torch.autograd.Function):
 class Emulator:
     """Installs the rounding of an :class:`Assignment` on a model."""
 
-    def __init__(self, model: nn.Module, assignment: Assignment, record: bool = True) -> None:
+    def __init__(self, model: nn.Module, assignment: Assignment, record: bool = True,
+                 record_gradients: bool = False) -> None:
         self.model = model
         self.assignment = assignment
-        self.rec = _Recorder() if record else None
+        self.rec = _Recorder(record_gradients) if record else None
         self.handles: list = []
         nodes = assignment.graph.node_by_name()
         for name, mod in model.named_modules():

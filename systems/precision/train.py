@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from dataclasses import dataclass, field
 
 import torch
@@ -76,6 +77,8 @@ class TrainResult:
     """Test accuracy after every epoch."""
     max_overflow_per_epoch: list[float] = field(default_factory=list)
     """Largest overflow ratio over low P/Y tensors seen in each epoch."""
+    max_grad_overflow_per_epoch: list[float] = field(default_factory=list)
+    """Largest GY/GP overflow ratio per epoch (only with ``record_gradient_overflow``)."""
     loss_scale_per_epoch: list[float] = field(default_factory=list)
     """Loss scale at the end of every epoch."""
     promoted: list[str] = field(default_factory=list)
@@ -101,7 +104,8 @@ def train(model: nn.Module, assignment: Assignment, data, cfg: TrainConfig,
     """Train ``model`` in place under ``assignment`` (mutated by promotion) and report."""
     x_tr, y_tr, x_te, y_te = data
     is_fp32 = all(f is None for f in assignment.formats.values())
-    emu = Emulator(model, assignment, record=cfg.record_overflow and not is_fp32)
+    emu = Emulator(model, assignment, record=(cfg.record_overflow or cfg.record_gradient_overflow) and not is_fp32,
+                   record_gradients=cfg.record_gradient_overflow)
     params = list(model.parameters())
     opt = torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
     n = len(x_tr)
@@ -120,7 +124,7 @@ def train(model: nn.Module, assignment: Assignment, data, cfg: TrainConfig,
         for epoch in range(cfg.epochs):
             perm = torch.randperm(n, generator=gen)
             ep_losses: list[float] = []
-            ep_over = 0.0
+            ep_over = ep_gover = 0.0
             for s in range(steps_per_epoch):
                 idx = perm[s * cfg.batch_size:(s + 1) * cfg.batch_size]
                 xb, yb = x_tr[idx], y_tr[idx]
@@ -135,13 +139,18 @@ def train(model: nn.Module, assignment: Assignment, data, cfg: TrainConfig,
                     (loss * scaler.scale).backward()
                     if scaler.unscale_or_skip(params):
                         opt.step()
-                sched.step()
+                with warnings.catch_warnings():  # a skipped first step makes torch warn about the order
+                    warnings.simplefilter("ignore", UserWarning)
+                    sched.step()
                 if theta is not None or emu.rec is not None:
                     ratios = emu.overflow_ratios()
                     low_py = [(t, r) for t, r in ratios.items()
                               if t in assignment.low and assignment.graph.tensors[t].kind in ("P", "Y")]
                     if low_py:
                         ep_over = max(ep_over, max(r for _, r in low_py))
+                    grads = [r for t, r in ratios.items() if t[0] == "G"]
+                    if grads:
+                        ep_gover = max(ep_gover, max(grads))
                     if theta is not None:
                         for t, r in low_py:
                             if r >= theta:
@@ -158,6 +167,8 @@ def train(model: nn.Module, assignment: Assignment, data, cfg: TrainConfig,
                 res.loss_scale_per_epoch.append(scaler.scale)
             res.loss_per_epoch.append(sum(ep_losses) / len(ep_losses))
             res.max_overflow_per_epoch.append(ep_over)
+            if cfg.record_gradient_overflow:
+                res.max_grad_overflow_per_epoch.append(ep_gover)
             res.accuracy_per_epoch.append(evaluate_accuracy(emu, model, x_te, y_te))
     finally:
         emu.remove()

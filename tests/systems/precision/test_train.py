@@ -134,3 +134,19 @@ def test_emulator_rounds_y_gy_p_gp():
     gy = torch.autograd.grad(emu.forward(x).sum(), [net.body[0].weight])[0]
     assert torch.isfinite(gy).all()
     assert FP_5_2_0.bits == 8
+
+
+def test_gradient_overflow_recorded_and_loss_scaler_skips(digits):
+    torch.manual_seed(0)
+    net = TinyCNN()
+    a = unif_lo(trace(net, (1, 8, 8), 64))
+    cfg = _cfg(epochs=1, loss_scale_init=2.0**40, record_gradient_overflow=True)  # GY overflows 1-5-2 -> inf
+    res = train(net, a, digits, cfg)
+    assert res.skipped_steps >= 1
+    assert res.max_grad_overflow_per_epoch and res.max_grad_overflow_per_epoch[0] > 0
+    assert res.loss_scale_per_epoch[0] < 2.0**41  # backed off before growing at the epoch end
+    emu = Emulator(net, a, record_gradients=True)
+    F.cross_entropy(emu.forward(digits[0][:8]), digits[1][:8]).backward()
+    kinds = {t.split(":")[0] for t in emu.overflow_ratios()}
+    emu.remove()
+    assert kinds == {"P", "Y", "GY", "GP"}
