@@ -176,7 +176,7 @@ class CostModel:
         if self.cfg.compute == "profiled" and profiler is None:
             profiler = TorchProfiler(self.cfg.profile_repeats, self.cfg.profile_warmup)
         self.profiler = profiler
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         self.configs = configs or {ly.name: enumerate_configs(ly, devices, self.search_cfg.offsets)
                                    for ly in graph.layers}
         devs = np.arange(devices)
@@ -203,6 +203,8 @@ class CostModel:
         for e in self.edges:
             self.x_time[e], self.x_bytes[e] = self._edge_tables(*e)
         self.build_s = time.perf_counter() - t0
+        self.build_cpu_s = time.process_time() - c0
+        """Wall and CPU seconds spent tabulating (CPU time is robust to a shared host)."""
 
     # ------------------------------------------------------------------ per-node costs
     def compute_time(self, layer: Layer, cfg: ParallelConfig) -> float:

@@ -53,7 +53,8 @@ class Plan:
                 "search_s": self.search_s, "n_configs": float(self.model.n_configs()),
                 "compute_s": b.compute_s, "sync_s": b.sync_s, "transfer_s": b.transfer_s,
                 "sync_bytes": b.sync_bytes, "transfer_bytes": b.transfer_bytes,
-                "cost_model_s": self.model.build_s, "log10_space": self.model.log10_space(),
+                "cost_model_s": self.model.build_s, "cost_model_cpu_s": self.model.build_cpu_s,
+                "search_cpu_s": float(self.stats.get("search_cpu_s", 0.0)), "log10_space": self.model.log10_space(),
                 "batch": float(self.graph.batch), "devices": float(self.model.P)}
 
     def to_json(self) -> dict:
@@ -72,7 +73,7 @@ def plan(graph: Graph, devices: int, method: str, cfg: LayerwiseConfig | None = 
         model = CostModel(graph, devices, cluster(cfg.cluster), cfg.cost, cfg.search)
     stats: dict[str, float] = {}
     series: list[float] = []
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     if method in BASELINES:
         strategy = BASELINES[method](graph, model.configs, devices)
     else:
@@ -92,6 +93,7 @@ def plan(graph: Graph, devices: int, method: str, cfg: LayerwiseConfig | None = 
             series = r.series
         strategy, stats = r.assignment, dict(r.stats)
     search_s = time.perf_counter() - t0
+    stats["search_cpu_s"] = time.process_time() - c0
     return Plan(method, graph, model, strategy, model.breakdown(strategy), search_s, stats, series)
 
 
@@ -116,7 +118,8 @@ def run(job: Job) -> JobResult:
                      metrics=p.metrics(),
                      params={"network": cfg.network, "devices": cfg.devices, "cluster": cfg.cluster,
                              "batch": graph.batch, "transfer": cfg.cost.transfer, "sync": cfg.cost.sync,
-                             "compute": cfg.cost.compute, **{k: v for k, v in p.stats.items()}},
+                             "compute": cfg.cost.compute,
+                             **{k: v for k, v in p.stats.items() if not k.endswith("_s")}},
                      series={"best_cost_s": p.series} if p.series else {},
                      artifacts={"strategy.json": json.dumps(strategy, indent=1)},
                      simulated=True)
