@@ -61,7 +61,7 @@ services-status: $(STAMP)  ## which services run, and the environment to use the
 
 dashboard: $(STAMP)  ## Streamlit dashboard on 127.0.0.1:$(port) over the MLflow store
 	$(BIN)/streamlit run dashboards/app.py --server.address 127.0.0.1 --server.port $(port) \
-	  --server.headless true --browser.gatherUsageStats false
+	  --server.headless true --browser.gatherUsageStats false --client.toolbarMode viewer
 
 nightly: $(STAMP)  ## run the nightly sweep once, now, and print the regression report
 	$(BIN)/syslab nightly run $(args)

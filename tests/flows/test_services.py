@@ -46,8 +46,10 @@ def test_flow_against_real_mlflow_and_prefect_servers(tmp_path, monkeypatch):
                 fr = client.read_flow_run(parent.data.tags["syslab.prefect_flow_run_id"])
                 assert fr.state.is_completed()
                 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+                from prefect.client.schemas.sorting import TaskRunSort
 
-                trs = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[fr.id])))
+                trs = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[fr.id])),
+                                            limit=100, sort=TaskRunSort.EXPECTED_START_TIME_DESC)
                 assert len([t for t in trs if t.state and t.state.is_completed()]) == 4
         pids = [st[n]["pid"] for n in names]
     finally:
