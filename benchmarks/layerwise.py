@@ -38,6 +38,15 @@ METHODS = ("layerwise-dp", "mcmc", "data-parallel", "model-parallel", "owt")
 BPD = 32
 
 
+def _loadavg() -> str:
+    try:
+        import os
+
+        return f"{os.getloadavg()[0]:.1f}"
+    except (AttributeError, OSError):
+        return "unknown"
+
+
 def _fmt(v: float, d: int = 3) -> str:
     if v == 0:
         return "0"
@@ -325,6 +334,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--skip-correlation", action="store_true", help="skip the CPU measurement part")
     args = ap.parse_args(argv)
     t_start = time.perf_counter()
+    load0 = _loadavg()
     devices = [1, 4, 16] if args.quick else [1, 2, 4, 8, 16]
     iters = 5000 if args.quick else 20000
     OUT_DIR.mkdir(parents=True, exist_ok=True)
@@ -357,8 +367,9 @@ def main(argv: list[str] | None = None) -> None:
          f"Wall time of this benchmark: {time.perf_counter() - t_start:.0f} s", "",
          "**Throughput, step time and communication are SIMULATED** by the cost model "
          "(`systems/layerwise/cost.py`) for a *described* cluster, not measured on GPUs. "
-         "Search and cost-table times are measured on the host above, which was shared by ~8 "
-         "concurrent jobs on 2 cores (load average ~10): treat them as upper bounds.", "",
+         "Search and cost-table times are measured on the host above, which was shared with other "
+         f"engineers' jobs (1-minute load average {load0} at the start, {_loadavg()} at the end, on "
+         f"{__import__('os').cpu_count()} cores): wall times are inflated, so CPU seconds are given too.", "",
          "Setup: global batch = 32 x P (weak scaling), fp32; default cluster `p100_4x4` (4 nodes x 4 "
          "P100-like devices: 5.8 TFLOP/s sustained, 550 GB/s memory, 50 GB/s intra-node, 12.5 GB/s "
          "inter-node — assumptions documented in `systems/layerwise/config.py`); cost model: analytic "

@@ -56,6 +56,7 @@ def search_cmd(
     sync: str = typer.Option("ps", "--sync", help="parameter sync: ps (parameter server) | ring"),
     compute: str = typer.Option("analytic", "--compute", help="t_c: analytic | profiled (torch, slow for big nets)"),
     iterations: int = typer.Option(20000, "--iterations", help="MCMC proposals"),
+    offsets: bool = typer.Option(False, "--offsets", help="also place layers on every aligned device block"),
     seed: int = typer.Option(0, "--seed"),
     out: Optional[Path] = typer.Option(None, "--out", help="write the strategy JSON here"),
     json_out: bool = typer.Option(False, "--json", help="print the result as JSON"),
@@ -81,7 +82,7 @@ def search_cmd(
         _fail(f"--devices {devices} exceeds cluster {cluster!r} ({spec.max_devices} devices)")
     cfg = LayerwiseConfig(network=g.name, devices=devices, cluster=cluster, method=meth,
                           cost=CostConfig(transfer=transfer, sync=sync, compute=compute),
-                          search=SearchConfig(mcmc_iterations=iterations), seed=seed)
+                          search=SearchConfig(mcmc_iterations=iterations, offsets=offsets), seed=seed)
     try:
         p = plan(g, devices, meth, cfg)
     except (SearchError, ValueError) as exc:
