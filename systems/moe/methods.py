@@ -19,7 +19,7 @@ class Method:
     policy: str = "static"
     """Capacity policy of the controller: ``static`` | ``dynamic`` | ``local``."""
     alpha: float | None = None
-    """Fixed global capacity factor (static); None = the controller's ``alpha0``."""
+    """Static: the fixed capacity factor. Adaptive: the starting one (None = the controller's ``alpha0``)."""
     tutel_cf: float = 0.0
     """Tutel capacity factor (``tutel`` back-end only)."""
     cache: bool = False
@@ -40,8 +40,9 @@ METHODS: dict[str, Method] = {
                                "chosen by running the candidates inside the job"),
     "dynamic-cf": Method("dynamic-cf", "padded", "dynamic",
                          description="DynaMoE global alpha: shrink (<0.5a -> 1.3 score) / raise schedule, recompiled"),
-    "local-cf": Method("local-cf", "padded", "local",
-                       description="DynaMoE per-expert capacities from each expert's load EMA, recompiled"),
+    "local-cf": Method("local-cf", "padded", "local", alpha=1.3,
+                       description="DynaMoE per-expert capacities = 1.3 x each expert's load EMA, recompiled; "
+                                   "starts from the uniform-load prior (alpha 1.3)"),
     "cache": Method("cache", "padded", "dynamic", cache=True,
                     description="dynamic-cf + assignment caching (on > 0.95 match, off < 0.85; fixed data order)"),
     "tutel-cf0": Method("tutel-cf0", "tutel", "static", tutel_cf=0.0,
