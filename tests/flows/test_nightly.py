@@ -252,24 +252,25 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.mark.slow
-@pytest.mark.services
-def test_cron_deployment_is_registered_on_a_real_prefect_server(tmp_path):
+@pytest.fixture(scope="module")
+def prefect_server(tmp_path_factory):
+    """A real ``prefect server start`` on a free port with a temporary PREFECT_HOME; always killed."""
     import httpx
 
+    tmp = tmp_path_factory.mktemp("prefect-server")
     port = _free_port()
-    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect"), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    env = {**os.environ, "PREFECT_HOME": str(tmp / "home"), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
            "PREFECT_UI_ENABLED": "false", "PREFECT_SERVER_EPHEMERAL_ENABLED": "false"}
     env.pop("PREFECT_API_URL", None)
-    exe = Path(sys.executable).parent
-    log = open(tmp_path / "server.log", "w")
-    server = subprocess.Popen([str(exe / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+    log = open(tmp / "server.log", "w")
+    server = subprocess.Popen([str(Path(sys.executable).parent / "prefect"), "server", "start", "--host",
+                               "127.0.0.1", "--port", str(port)],
                               env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     api = f"http://127.0.0.1:{port}/api"
     try:
         deadline = time.monotonic() + 240
         while True:
-            assert server.poll() is None, (tmp_path / "server.log").read_text()[-3000:]
+            assert server.poll() is None, (tmp / "server.log").read_text()[-3000:]
             try:
                 if httpx.get(f"{api}/health", timeout=2).status_code == 200:
                     break
@@ -277,23 +278,81 @@ def test_cron_deployment_is_registered_on_a_real_prefect_server(tmp_path):
                 pass
             assert time.monotonic() < deadline, "prefect server did not come up in 240 s"
             time.sleep(1)
-        out = subprocess.run([str(exe / "syslab"), "nightly", "serve", "--register-only", "--cron", "30 3 * * *",
-                              "--timezone", "Europe/Berlin", "--suite", "smoke"],
-                             env={**env, "PREFECT_API_URL": api}, capture_output=True, text=True, timeout=180,
-                             cwd=REPO)
-        assert out.returncode == 0, out.stderr[-3000:]
-        assert "registered deployment nightly/syslab-nightly" in out.stdout
-        dep = httpx.get(f"{api}/deployments/name/nightly/syslab-nightly", timeout=10).json()
-        (sched,) = dep["schedules"]
-        assert sched["schedule"]["cron"] == "30 3 * * *" and sched["schedule"]["timezone"] == "Europe/Berlin"
-        assert sched["active"] is True and dep["parameters"]["suite"] == "smoke"
-        assert dep["entrypoint"] == "flows.nightly.nightly_flow"
+        yield api, env
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait(timeout=10)
+        _kill_group(server)
         log.close()
-        shutil.rmtree(tmp_path / "prefect", ignore_errors=True)
+        shutil.rmtree(tmp / "home", ignore_errors=True)
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    if proc.poll() is not None:
+        return
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+
+
+@pytest.mark.slow
+@pytest.mark.services
+def test_cron_deployment_is_registered_on_a_real_prefect_server(prefect_server):
+    import httpx
+
+    api, env = prefect_server
+    exe = Path(sys.executable).parent
+    out = subprocess.run([str(exe / "syslab"), "nightly", "serve", "--register-only", "--cron", "30 3 * * *",
+                          "--timezone", "Europe/Berlin", "--suite", "smoke"],
+                         env={**env, "PREFECT_API_URL": api}, capture_output=True, text=True, timeout=180, cwd=REPO)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "registered deployment nightly/syslab-nightly" in out.stdout
+    dep = httpx.get(f"{api}/deployments/name/nightly/syslab-nightly", timeout=10).json()
+    (sched,) = dep["schedules"]
+    assert sched["schedule"]["cron"] == "30 3 * * *" and sched["schedule"]["timezone"] == "Europe/Berlin"
+    assert sched["active"] is True and dep["parameters"]["suite"] == "smoke"
+    assert dep["entrypoint"] == "flows.nightly.nightly_flow"
+
+
+@pytest.mark.slow
+@pytest.mark.services
+def test_served_deployment_runs_a_sweep_tagged_nightly(prefect_server, tmp_path):
+    """`syslab nightly serve` executes a run of its deployment (triggered now instead of at 02:00)."""
+    import httpx
+    from mlflow.tracking import MlflowClient
+
+    api, env = prefect_server
+    home = tmp_path / "syslab"
+    senv = {**env, "PREFECT_API_URL": api, "SYSLAB_HOME": str(home), "SYSLAB_EXTRA_SYSTEMS": "tests.flows.toy_system",
+            "PYTHONPATH": os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p)}
+    log = open(tmp_path / "serve.log", "w")
+    serve = subprocess.Popen([str(Path(sys.executable).parent / "syslab"), "nightly", "serve", "--name", "served",
+                              "--systems", "toy", "--suite", "smoke"], env=senv, stdout=log,
+                             stderr=subprocess.STDOUT, start_new_session=True, cwd=REPO)
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            assert serve.poll() is None, (tmp_path / "serve.log").read_text()[-3000:]
+            r = httpx.get(f"{api}/deployments/name/nightly/served", timeout=10)
+            if r.status_code == 200:
+                break
+            assert time.monotonic() < deadline, "serve did not register its deployment in 180 s"
+            time.sleep(2)
+        run = httpx.post(f"{api}/deployments/{r.json()['id']}/create_flow_run", json={}, timeout=30).json()
+        deadline = time.monotonic() + 420
+        while True:
+            state = httpx.get(f"{api}/flow_runs/{run['id']}", timeout=10).json()["state"]["type"]
+            if state in ("COMPLETED", "FAILED", "CRASHED", "CANCELLED"):
+                break
+            assert serve.poll() is None, (tmp_path / "serve.log").read_text()[-3000:]
+            assert time.monotonic() < deadline, f"served run still {state} after 420 s"
+            time.sleep(3)
+        assert state == "COMPLETED", (tmp_path / "serve.log").read_text()[-3000:]
+    finally:
+        _kill_group(serve)
+        log.close()
+    c = MlflowClient(tracking_uri=f"sqlite:///{home / 'mlflow.db'}")
+    runs = c.search_runs([c.get_experiment_by_name("syslab/toy").experiment_id], "tags.`syslab.kind` = 'flow'")
+    assert len(runs) == 1 and runs[0].data.tags["syslab.run_reason"] == "nightly"
+    assert runs[0].data.tags["syslab.nightly_id"] == run["id"]
