@@ -107,3 +107,14 @@ def test_profiled_compute_is_cached_per_sub_shape():
     assert n_first > 0 and all(np.all(m.t_c[n] >= 0) for n in m.t_c)
     CostModel(g, 2, _spec(), CostConfig(compute="profiled"), profiler=prof)
     assert prof.n_profiled == n_first  # everything came from the cache
+
+
+@pytest.mark.gpu
+def test_profiled_compute_on_cuda():
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device")
+    g = G.tiny_vgg(8)
+    prof = TorchProfiler(repeats=3, warmup=1, device="cuda")
+    m = CostModel(g, 2, _spec(), CostConfig(compute="profiled"), profiler=prof)
+    assert prof.n_profiled > 0 and all(np.all(m.t_c[n] >= 0) for n in m.t_c)
