@@ -58,6 +58,12 @@ def _jobs(plan, stress: bool):
     return jobs
 
 
+def _key_of(res) -> str:
+    from systems.core import Job
+
+    return Job(res.system, res.workload, res.method, res.seed, res.suite, dict(res.job_params)).key
+
+
 def _run_one(job):
     from systems.core.execute import execute
 
@@ -152,6 +158,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, default=2, help="parallel training processes (1 thread each)")
     ap.add_argument("--no-stress", action="store_true", help="skip the x16-input stress runs")
     ap.add_argument("--out", type=Path, default=OUT_MD, help="markdown output path")
+    ap.add_argument("--cache", type=Path, default=None,
+                    help="JSONL of finished runs: reused when the job key matches, appended to as runs finish")
     args = ap.parse_args(argv)
     if args.workers < 1:
         print("error: --workers must be >= 1", file=sys.stderr)
@@ -164,9 +172,22 @@ def main(argv: list[str] | None = None) -> int:
     jobs = _jobs(plan, stress=not args.no_stress)
     t0 = time.perf_counter()
     print(f"{len(jobs)} training runs on {args.workers} worker(s)", file=sys.stderr)
-    results = []
+    from systems.core import JobResult
+
+    cached: dict[str, JobResult] = {}
+    if args.cache and args.cache.exists():
+        for line in args.cache.read_text().splitlines():
+            d = json.loads(line)
+            cached[d.pop("_key")] = JobResult.from_dict(d)
+    todo = [j for j in jobs if j.key not in cached]
+    results = [cached[j.key] for j in jobs if j.key in cached]
+    if cached:
+        print(f"reusing {len(results)} cached runs from {args.cache}", file=sys.stderr)
     with ProcessPoolExecutor(max_workers=args.workers) as ex:
-        for job, res in zip(jobs, ex.map(_run_one, jobs)):
+        for job, res in zip(todo, ex.map(_run_one, todo)):
+            if args.cache and res.ok:
+                with args.cache.open("a") as fh:
+                    fh.write(json.dumps({"_key": job.key, **res.to_dict()}) + "\n")
             tag = "ok" if res.ok else "FAILED"
             acc = res.metrics.get("accuracy", float("nan"))
             print(f"[{time.perf_counter() - t0:6.0f}s] {job.key} {tag} acc={acc:.4f}", file=sys.stderr)
@@ -178,6 +199,8 @@ def main(argv: list[str] | None = None) -> int:
     over = _overhead(models, repeats=5 if args.quick else 9)
     wall = time.perf_counter() - t0
 
+    order = {j.key: i for i, j in enumerate(jobs)}
+    results.sort(key=lambda r: order.get(_key_of(r), 0))
     normal = [r for r in results if r.suite == "bench"]
     stress = [r for r in results if r.suite == "bench-stress"]
     rows = aggregate(normal)
