@@ -38,6 +38,11 @@ class TrainConfig:
     """Training epochs (each plain/HAG/PyG epoch is timed; the median is reported)."""
     lr: float = 0.01
     """Adam learning rate."""
+    kernel: str = "csr"
+    """Sum-aggregation kernel of our executor: ``csr`` (sparse × dense product) or ``scatter``
+    (per-edge gather + ``index_add_``, message-passing style). Plain and HAG always share it."""
+    scatter_epochs: int = 10
+    """When ``kernel == "csr"``: also time this many epochs with the ``scatter`` kernel (0 = skip)."""
     pyg: bool = True
     """Also train PyG ``GCNConv`` on the same graph, in the same job (the peer)."""
     threads: int = 1
@@ -68,6 +73,7 @@ def hag_debug_cpu() -> HagConfig:
     cfg.train.epochs = 15
     cfg.train.pyg = False
     cfg.train.num_features = 8
+    cfg.train.scatter_epochs = 3
     return cfg
 
 

@@ -10,8 +10,9 @@ Methods:
 * ``hag-cap-<f>`` — the greedy with capacity ``f``·|V| (the capacity sweep).
 
 Every job reports: ``aggregations`` (primary), ``transfers``, ``agg_nodes``, ``search_s``, ``epoch_s``
-(median training epoch of this method's graph), ``epoch_s_plain`` and ``epoch_speedup`` (plain / this,
-measured in the same job, interleaved), ``pyg_epoch_s`` (PyG GCNConv peer, GCN only), ``accuracy``,
+(median training epoch of this method's graph, CSR kernel), ``epoch_s_plain`` and ``epoch_speedup`` (plain /
+this, measured in the same job, interleaved), the same with the message-passing ``scatter`` kernel
+(``epoch_s_scatter``, ``epoch_speedup_scatter``), ``pyg_epoch_s`` (PyG GCNConv peer, GCN only), ``accuracy``,
 ``accuracy_plain``, ``memory_overhead`` and reduction ratios. Timings are measured (not simulated).
 """
 
@@ -140,6 +141,13 @@ def run(job: Job) -> JobResult:
     if mine is not plain and mine.predictions is not None and plain.predictions is not None:
         metrics["prediction_agreement"] = float((mine.predictions == plain.predictions).float().mean()) \
             if mine.predictions.numel() else 1.0
+    if cfg.train.kernel == "csr" and cfg.train.scatter_epochs > 0:
+        scfg_train = dataclasses.replace(cfg.train, kernel="scatter", epochs=cfg.train.scatter_epochs, pyg=False)
+        trs = train_compare(g, hags, task, scfg_train, job.seed, device=dev)
+        ms = trs.get("hag", trs["plain"])
+        metrics["epoch_s_scatter"] = ms.epoch_s
+        metrics["epoch_s_plain_scatter"] = trs["plain"].epoch_s
+        metrics["epoch_speedup_scatter"] = trs["plain"].epoch_s / ms.epoch_s if ms.epoch_s > 0 else 1.0
     if "pyg" in tr:
         metrics["pyg_epoch_s"] = tr["pyg"].epoch_s
         metrics["pyg_accuracy"] = tr["pyg"].accuracy

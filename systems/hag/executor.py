@@ -53,10 +53,16 @@ class Plan:
     """|N(v)| of the *original* graph (float), for normalisation."""
     has_input: torch.Tensor
     """Bool mask of real nodes with at least one input."""
+    kernel: str = "csr"
+    """Sum kernel: ``csr`` (sparse × dense product, fastest on CPU) or ``scatter`` (per-edge gather +
+    ``index_add_``, the message-passing style of PyG/DGL and of the paper's GPU framework)."""
 
 
 
-def make_plan(h: Hag, device: str | torch.device = "cpu") -> Plan:
+KERNELS: tuple[str, ...] = ("csr", "scatter")
+
+
+def make_plan(h: Hag, device: str | torch.device = "cpu", kernel: str = "csr") -> Plan:
     """Turn a :class:`Hag` into index tensors (aggregation nodes must be numbered by level)."""
     n, m = h.num_nodes, h.num_agg
     levels = []
@@ -78,7 +84,7 @@ def make_plan(h: Hag, device: str | torch.device = "cpu") -> Plan:
     return Plan(num_nodes=n, num_agg=m, levels=levels, src=torch.as_tensor(src, device=device),
                 dst=torch.as_tensor(dst, device=device), adj=adj, adj_t=adj_t,
                 in_degree=torch.as_tensor(orig_deg, dtype=torch.float32, device=device),
-                has_input=torch.as_tensor(deg > 0, device=device))
+                has_input=torch.as_tensor(deg > 0, device=device), kernel=kernel)
 
 
 def _csr_pair(src: np.ndarray, deg: np.ndarray, rows: int, cols: int, device) -> tuple[torch.Tensor, torch.Tensor]:
@@ -143,6 +149,13 @@ def aggregate(plan: Plan, x: torch.Tensor, op: str = "sum") -> torch.Tensor:
     n, d = x.shape
     if op not in ("sum", "max"):
         raise ValueError(f"unknown aggregation op {op!r}; valid: sum, max")
+    if plan.kernel not in KERNELS:
+        raise ValueError(f"unknown kernel {plan.kernel!r}; valid: {', '.join(KERNELS)}")
+    if op == "sum" and plan.kernel == "scatter":
+        buf = x
+        for _s, _e, left, right in plan.levels:
+            buf = torch.cat([buf, buf[left] + buf[right]])
+        return x.new_zeros(n, d).index_add_(0, plan.dst, buf[plan.src])
     if op == "sum":
         if x.dtype != plan.adj.dtype:
             raise TypeError(f"aggregate: features are {x.dtype}, the plan is {plan.adj.dtype}")

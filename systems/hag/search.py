@@ -250,7 +250,12 @@ def _finalize(n: int, mode: str, agg: list[tuple[int, int]], depth: list[int],
     """Renumber aggregation nodes level by level and build the :class:`Hag`."""
     m = len(agg)
     lv = np.asarray(depth[n:], dtype=np.int64) if m else np.zeros(0, dtype=np.int64)
-    order = np.argsort(lv, kind="stable")
+    # within a level, order aggregation nodes by the smallest real node they cover: nodes serving the
+    # same region of the graph end up adjacent in memory (much better cache locality in the executor)
+    cmin = list(range(n)) + [0] * m
+    for i, (a, b) in enumerate(agg):
+        cmin[n + i] = min(cmin[a], cmin[b])
+    order = np.lexsort((np.asarray(cmin[n:], dtype=np.int64), lv)) if m else np.zeros(0, dtype=np.int64)
     new_id = list(range(n)) + [0] * m
     for new_i, old_i in enumerate(order.tolist()):
         new_id[n + old_i] = n + new_i

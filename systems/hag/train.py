@@ -126,9 +126,9 @@ def train_compare(g: Graph, hags: dict[str, Hag], task: Task, cfg: TrainConfig, 
     torch.manual_seed(seed)
     base = Net(cfg.model, task.x.shape[1], cfg.hidden, max(cfg.num_classes, int(task.y.max()) + 1))
     base.to(device)
-    plans: dict[str, Plan] = {"plain": make_plan(plain_hag(g.in_lists), device)}
+    plans: dict[str, Plan] = {"plain": make_plan(plain_hag(g.in_lists), device, cfg.kernel)}
     for k, h in hags.items():
-        plans[k] = make_plan(h, device)
+        plans[k] = make_plan(h, device, cfg.kernel)
     models = {k: copy.deepcopy(base) for k in plans}
     opts = {k: torch.optim.Adam(m.parameters(), lr=cfg.lr) for k, m in models.items()}
     results = {k: VariantResult() for k in plans}

@@ -163,7 +163,8 @@ def test_search_cost_per_merge_not_linear_in_nodes():
 
     base = figure1_graph()
     big = [list(x) for x in base.in_lists] + [[] for _ in range(200_000)]
-    t0 = time.perf_counter()
-    r = hag_search(big, capacity=2)
+    t0 = time.process_time()
+    r = hag_search(big, capacity=2, check=False)
     assert r.after.aggregations == 4
-    assert time.perf_counter() - t0 < 10.0
+    assert r.pops <= 4  # the heap only ever sees the few redundant pairs
+    assert time.process_time() - t0 < 20.0  # CPU time (robust to a loaded machine)
