@@ -82,7 +82,7 @@ def _round_flat(ps: list[torch.Tensor], fmt: FloatFormat | None, overflow: str, 
     r, _ = quantize_count(flat, fmt, overflow, count=False)  # type: ignore[arg-type]
     if rec is not None:
         over = flat.abs() >= fmt.overflow_threshold  # rounds beyond the largest finite value
-        counts = torch.segment_reduce(over.to(torch.float32), "sum", lengths=torch.tensor(sizes))
+        counts = torch.segment_reduce(over.to(torch.float32), "sum", lengths=torch.tensor(sizes, device=flat.device))
         rec.put_many(tids, counts, sizes)
     return [c.view_as(p) for c, p in zip(torch.split(r, sizes), ps)]
 

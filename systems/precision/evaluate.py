@@ -11,7 +11,7 @@ import json
 
 import torch
 
-from systems.core import Job, JobResult, hardware_description
+from systems.core import Job, JobResult, device, hardware_description
 from systems.precision.config import TrainConfig
 from systems.precision.data import load
 from systems.precision.planner import DATASET_SHAPES, Plan, build_assignment, uses_promotion
@@ -56,13 +56,14 @@ def run(job: Job) -> JobResult:
 
 def _run(job: Job, cfg: TrainConfig) -> JobResult:
     torch.manual_seed(cfg.seed)
+    dev = device() if job.wants_gpu else "cpu"  # jobs that want a GPU use one when present
     data = load(cfg.dataset, cfg.image_size, cfg.train_size, cfg.test_size)
     scale = float(job.params.get("input_scale", 1.0))
-    if scale != 1.0:
-        data = (data[0] * scale, data[1], data[2] * scale, data[3])
+    data = tuple(t.to(dev) for t in (data[0] * scale, data[1], data[2] * scale, data[3]))
     c, h, w = data[0].shape[1:]
     model = build_model(cfg.model, in_ch=c, num_classes=10, width=cfg.width)
     graph = trace(model, (c, h, w), cfg.batch_size)
+    model.to(dev)
     r = job.params.get("r")
     assignment = build_assignment(job.method, graph, None if r is None else float(r),
                                   int(job.params.get("order_seed", 123)))
@@ -92,7 +93,7 @@ def _run(job: Job, cfg: TrainConfig) -> JobResult:
     params = {"dataset": cfg.dataset, "model": cfg.model, "width": cfg.width, "image_size": cfg.image_size or
               DATASET_SHAPES[cfg.dataset][1], "epochs": cfg.epochs, "batch_size": cfg.batch_size, "lr": cfg.lr,
               "theta": cfg.theta if uses_promotion(job.method) else None, "input_scale": scale, "groups": len(graph.groups),
-              "tensors": len(graph.tensors), "train_size": len(data[0]), "test_size": len(data[2]),
+              "tensors": len(graph.tensors), "device": dev, "train_size": len(data[0]), "test_size": len(data[2]),
               "promoted": json.dumps(res.promoted[:20])}
     return JobResult(system=job.system, workload=job.workload, method=job.method, seed=job.seed, suite=job.suite,
                      metrics=metrics, params=params, series=series, artifacts=artifacts,
