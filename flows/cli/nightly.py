@@ -108,8 +108,8 @@ def serve_cmd(
 
     if not PREFECT_API_URL.value():
         _fail("PREFECT_API_URL is not set: cron schedules need a running Prefect server. Start one "
-              "(`make services`, or `prefect server start`) and export PREFECT_API_URL=http://127.0.0.1:4200/api, "
-              "or point it at a remote server.")
+              "(`make services`, then `eval \"$(syslab services env)\"`; or `prefect server start` and "
+              "export PREFECT_API_URL=http://127.0.0.1:4200/api), or point it at a remote server.")
     from flows import nightly as nl
 
     cron = cron or nl.DEFAULT_CRON
