@@ -186,3 +186,13 @@ def test_verdicts_do_not_depend_on_units(values, scale, direction):
 def test_a_flat_history_is_never_flagged(level, n, direction):
     f = one(detect(series([level] * (n + 1), direction=direction)))
     assert f.category == "unchanged"
+
+
+def test_detector_imports_no_orchestration_or_tracking():
+    import subprocess
+    import sys
+
+    code = ("import sys, flows.regression; bad = [m for m in ('prefect', 'mlflow', 'ray', 'pandas') "
+            "if m in sys.modules]; print(bad); sys.exit(1 if bad else 0)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
