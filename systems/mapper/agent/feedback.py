@@ -352,6 +352,12 @@ def _largest_region_of(app, task: str | None, exclude=()) -> str | None:
     return max(names, key=lambda n: sizes.get(n, 0.0)) if names else None
 
 
+def app_regions_of(app) -> dict:
+    from systems.mapper.agent.space import app_regions
+
+    return app_regions(app) if app is not None else {}
+
+
 def _is_library(app, task: str) -> bool:
     from systems.mapper.agent.space import app_tasks
 
@@ -428,13 +434,20 @@ def _guide_ok(outcome, mapper: str, app, best_time_s: float | None) -> Feedback:
         hr = []
     if copy_dominated and hr:
         r = hr[0]
+        size = float(getattr(app_regions_of(app).get(r), "size_bytes", 0) or 0)
+        small = 0 < size <= 1e9
         parts.append(f"Explanation: data movement dominates; region(s) {', '.join(hr)} are copied most.")
-        tip = (f"keep {r} where its users run: map the tasks that share it with the same IndexTaskMap function "
-               f"(so a point's data stays on one GPU), or place it in ZCMEM (`Region * {r} GPU ZCMEM;`) if it "
-               f"is small and shared across GPUs.")
+        tip = (f"keep {r} where its users run: place the index launches that read or write it with a mapping "
+               f"that keeps each point's data on one GPU and neighbours on one node (try block vs cyclic, "
+               f"node-major vs GPU-major, or an auto_split decomposition)"
+               + (f", or place it in ZCMEM (`Region * {r} GPU ZCMEM;`): it is small ({_fmt_bytes(size)}) and "
+                  f"shared across GPUs." if small else
+                  f"; it is too large ({_fmt_bytes(size)}) for zero-copy memory."))
         parts.append("Suggestion: " + tip)
-        sugg.append(Suggestion("set_memory", region=r, value="ZCMEM", text=tip))
-        sugg.append(Suggestion("remap", region=r, text="align the index mappings of tasks sharing " + r))
+        users = [t.name for t in _index_gpu_tasks(app) if r in (getattr(t, "regions", []) or [])]
+        sugg.append(Suggestion("remap", task=users[0] if users else None, region=r, text=tip))
+        if small:
+            sugg.append(Suggestion("set_memory", region=r, value="ZCMEM", text=tip))
     # idle accelerators while tasks run on CPUs
     if task_proc and gpu_busy is not None and float(gpu_busy) < 0.5:
         cpu_tasks = [k for k, v in task_proc.items() if v != "GPU" and "GPU" in variants.get(k, set())]

@@ -272,6 +272,26 @@ class Evolve(Proposer):
             return None
         return out if out != point else None
 
+    def _expand(self, sugg: list[Suggestion], src: dict[str, str]) -> list[Suggestion]:
+        """A ``remap`` without a target becomes one concrete suggestion per alternative function, so
+        repeated advice walks through the family instead of redrawing at random."""
+        out: list[Suggestion] = []
+        for s in sugg:
+            if s.action != "remap" or s.value:
+                out.append(s)
+                continue
+            knobs = self.space.knobs_for(task=s.task, kind="map") if s.task else [
+                k for k in self.space.knobs_for(kind="map")
+                if any(s.region in [getattr(t, "regions", [])][0] for t in self.space.tasks if t.name in k.tasks)]
+            alts = []
+            for k in knobs[:1]:
+                alts = [c for c in k.choices if c != src.get(k.name)]
+                self.rng.shuffle(alts)
+                out += [Suggestion("remap", task=k.task, region=None, value=c, text=s.text) for c in alts]
+            if not alts:
+                out.append(s)
+        return out
+
     def _localised(self, point: dict[str, str], fb: Feedback, line_knob: dict[int, str]) -> dict[str, str] | None:
         """``raw`` credit assignment: re-draw the statement at the failing line, else one naming a
         task/region from the message."""
@@ -297,9 +317,19 @@ class Evolve(Proposer):
             failed = fb.status != "ok"
             src = last.point if (failed and last.point is not None) else base
             if self.level == "guide" and fb.suggestions:
-                sugg = list(fb.suggestions)
+                sugg = self._expand(list(fb.suggestions), src)
                 self.rng.shuffle(sugg) if not failed else None
-                for s in sugg:
+                if failed and fb.error_kind == "oom":
+                    # capacity fixes that do not slow kernels go in together: cap run-ahead + collect
+                    both = [x for x in sugg if x.action in ("instance_limit", "collect")]
+                    p = src
+                    for x in both:
+                        p = self.apply(p, x, last.line_knob) or p
+                    sig = ("oom-combined", _key(src))
+                    if len(both) > 1 and sig not in self.tried and self._fresh(p):
+                        self.tried.add(sig)
+                        cand, note = p, "guide: " + " + ".join(f"{x.action} {x.task or ''}".strip() for x in both)
+                for s in ([] if cand is not None else sugg):
                     sig = (s.action, s.task, s.region, s.value, s.line, _key(src))
                     if sig in self.tried:
                         continue
