@@ -79,6 +79,9 @@ class ControllerConfig:
     """Lower bound on any capacity factor."""
     local_headroom: float = 1.3
     """Per-expert capacity = headroom * EMA of the expert's own load (local-cf)."""
+    local_z: float = 2.0
+    """local-cf capacity is at least EMA(load) + local_z * EMA-std(load): clustered tokens make per-expert
+    loads far burstier than a binomial, so a fixed headroom alone drops tokens on skewed streams."""
     local_grow_margin: float = 1.1
     """local-cf recompiles (grows) when an expert's load EMA exceeds capacity / this margin."""
     local_quantum: int = 4
@@ -86,7 +89,8 @@ class ControllerConfig:
     local_shrink_ratio: float = 0.85
     """local-cf also recompiles when the target total rows fall below this fraction of the current."""
     cooldown: int = 10
-    """Minimum optimizer steps between two capacity changes."""
+    """Minimum optimizer steps between two capacity changes that save memory (shrinks). Growing to stop
+    drops only waits ``launch_ahead + 1`` steps (until the last change shows in the statistics)."""
     min_observations: int = 5
     """Statistics (lagged) observations needed before any policy acts."""
     cache_gamma: float = 0.99

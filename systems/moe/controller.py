@@ -10,8 +10,9 @@ futures the same way). Policies (DynaMoE section 3):
 * ``dynamic`` — global alpha: shrink when ``score < 0.5 * alpha`` to ``1.3 * score``; raise along
   the schedule 1.8 -> 2.0 -> 2.2 -> 2.5 -> 2.75 when ``score > alpha``. ``score`` is the
   bias-corrected EMA of ``max_e count_e * n / (k * B)``, the alpha needed for zero drops.
-* ``local``   — one capacity per expert, ``headroom * EMA(count_e)`` rounded up to a quantum;
-  recompiles when an expert's EMA load exceeds capacity / 1.1 or the total can shrink by 15 %.
+* ``local``   — one capacity per expert, ``max(1.3 * EMA(load_e), EMA(load_e) + 2 * std(load_e))``
+  rounded up to a quantum; grows (right away) when an expert's EMA load exceeds capacity / 1.1 or its
+  target exceeds its capacity, shrinks (after the cooldown) when the total can shrink by 15 %.
 * ``cache`` (a flag on top of ``dynamic``) — assignment caching on when the match score (EMA,
   gamma 0.99, of the fraction of tokens whose expert set equals the one cached for the same
   batch position in the previous epoch) exceeds 0.95 and at least ``cache_min_steps`` steps passed
@@ -72,6 +73,7 @@ class RoutingStats:
     cache_gamma: float
     score: EMA = field(init=False)
     per_expert: list[EMA] = field(init=False)
+    per_expert_sq: list[EMA] = field(init=False)
     match: EMA = field(init=False)
     dropped_total: int = 0
     assignments_total: int = 0
@@ -81,6 +83,7 @@ class RoutingStats:
     def __post_init__(self) -> None:
         self.score = EMA(self.ema_weight)
         self.per_expert = [EMA(self.ema_weight) for _ in range(self.n)]
+        self.per_expert_sq = [EMA(self.ema_weight) for _ in range(self.n)]
         self.match = EMA(1 - self.cache_gamma)
 
     def update(self, counts: list[float], dropped: float, match: float | None) -> None:
@@ -89,6 +92,7 @@ class RoutingStats:
         self.score.update(self.last_needed)
         for e, c in enumerate(counts):
             self.per_expert[e].update(c * scale)
+            self.per_expert_sq[e].update((c * scale) ** 2)
         if match is not None:
             self.match.update(match)
         self.dropped_total += int(dropped)
@@ -104,6 +108,12 @@ class RoutingStats:
     def alpha_local(self) -> list[float]:
         """EMA of each expert's own load in units of alpha."""
         return [e.value for e in self.per_expert]
+
+    @property
+    def alpha_local_std(self) -> list[float]:
+        """EMA standard deviation of each expert's load in units of alpha."""
+        return [math.sqrt(max(0.0, q.value - m.value ** 2)) if m.n else float("nan")
+                for m, q in zip(self.per_expert, self.per_expert_sq)]
 
     @property
     def dropped_frac(self) -> float:
@@ -176,15 +186,14 @@ class RecompileController:
             return None
         since = step - self.last_change
         new_caps, new_alpha, reason = self.caps, self.alpha, ""
-        if since >= self.cfg.cooldown:
-            if self.policy == "dynamic":
-                new_alpha, reason = self.global_alpha(self.alpha, self.stats.alpha_needed)
-                if reason:
-                    new_caps = (capacity_for(new_alpha, self.k, self.n, self.batch),) * self.n
-            else:
-                new_caps, reason = self.local_caps(self.caps, self.stats.alpha_local)
-                if reason:
-                    new_alpha = None
+        if self.policy == "dynamic" and since >= self.cfg.cooldown:
+            new_alpha, reason = self.global_alpha(self.alpha, self.stats.alpha_needed)
+            if reason:
+                new_caps = (capacity_for(new_alpha, self.k, self.n, self.batch),) * self.n
+        elif self.policy == "local":
+            caps, why = self.local_caps(self.caps, self.stats.alpha_local, self.stats.alpha_local_std)
+            if (why.startswith("grow") and since > self.cfg.launch_ahead) or (why and since >= self.cfg.cooldown):
+                new_caps, new_alpha, reason = caps, None, why
         new_cache = self.cache_on
         if self.cache_enabled:
             m = self.stats.match.value
@@ -212,17 +221,21 @@ class RecompileController:
                 return new, f"raise: score {score:.3f} > alpha {alpha:.3f} -> alpha {new:.3f}"
         return alpha, ""
 
-    def local_caps(self, caps: tuple[int, ...], loads: list[float]) -> tuple[tuple[int, ...], str]:
-        """Per-expert capacities from each expert's load EMA: (new caps, reason)."""
+    def local_caps(self, caps: tuple[int, ...], loads: list[float],
+                   stds: list[float] | None = None) -> tuple[tuple[int, ...], str]:
+        """Per-expert capacities max(headroom * EMA, EMA + z * std) of each expert's load: (new caps, reason)."""
         c = self.cfg
         unit = self.k * self.batch / self.n  # rows per unit of alpha
         q = max(1, c.local_quantum)
+        stds = stds or [0.0] * len(loads)
         target = []
-        for a in loads:
+        for a, sd in zip(loads, stds):
             a_e = max(c.min_alpha / self.n, a) if math.isfinite(a) else 1.0
-            rows = math.ceil(c.local_headroom * a_e * unit / q) * q
+            sd = sd if math.isfinite(sd) else 0.0
+            rows = math.ceil(max(c.local_headroom * a_e, a_e + c.local_z * sd) * unit / q) * q
             target.append(max(1, min(self.batch, rows)))
-        over = [e for e, a in enumerate(loads) if math.isfinite(a) and a * unit * c.local_grow_margin > caps[e]]
+        over = [e for e, a in enumerate(loads) if math.isfinite(a) and
+                (a * unit * c.local_grow_margin > caps[e] or target[e] > caps[e])]
         if over:
             return tuple(target), f"grow: experts {over} load above capacity"
         if sum(target) < c.local_shrink_ratio * sum(caps):

@@ -34,6 +34,9 @@ class Data:
     eval_set: list[tuple[torch.Tensor, torch.Tensor]]
     n_batches: int
     description: str
+    eval_at: Callable[[int], list[tuple[torch.Tensor, torch.Tensor]]] | None = None
+    """Held-out batches drawn from the stream's distribution at a given step (drifting workloads);
+    None when the distribution does not change (use ``eval_set``)."""
 
 
 def _teacher(rng: np.random.Generator, d_in: int, d_out: int, width: int = 64):
@@ -135,9 +138,12 @@ def _drift(cfg: WorkloadConfig, seed: int, rng: np.random.Generator) -> Data:
             uu = np.random.default_rng([seed, 23, step]).permutation(uu)
         return sample(uu, noise[pos], float(step))
 
-    erng = np.random.default_rng([seed, 99])
-    evals = [sample(erng.random(B), erng.standard_normal((B, d)).astype(np.float32) * cfg.noise, 0.0)
-             for _ in range(cfg.eval_batches)]
-    return Data(d, d, "regress", batch, evals, nb,
+    def eval_at(step: int):
+        erng = np.random.default_rng([seed, 99])  # the same held-out draws, at the popularity of ``step``
+        return [sample(erng.random(B), erng.standard_normal((B, d)).astype(np.float32) * cfg.noise, float(step))
+                for _ in range(cfg.eval_batches)]
+
+    return Data(d, d, "regress", batch, eval_at(0), nb,
                 f"drifting clustered tokens: {C} clusters, skew {cfg.skew}, drift {cfg.drift} turns/step, "
-                f"{nb} batches of {B} per epoch")
+                f"{nb} batches of {B} per epoch; evaluated on held-out tokens at the final step's popularity",
+                eval_at)

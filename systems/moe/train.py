@@ -252,7 +252,7 @@ def _train(cfg: RunConfig, abort_drop_assignments: float | None, keep_state: boo
         rows_step = [r if r is not None else 0 for r in rows_log]
     alpha_eff = [r / (k * B) for r in rows_step]
     needed = [max(c) * n / (k * B) for c in counts_f]
-    final = _evaluate(model, data, lc.balance_coef, caps, backend, method.tutel_cf, dev)
+    final = _evaluate(model, data, lc.balance_coef, caps, backend, method.tutel_cf, dev, cfg.steps)
     tail = max(1, cfg.steps // 10)
     m: dict[str, float] = {
         "tokens_per_s": B * len(timed) / total_t if total_t > 0 else float("nan"),
@@ -350,11 +350,12 @@ def _probe_memory(model, opt, x, y, task, coef, caps, backend, tutel_cf, plan_ar
 
 
 @torch.no_grad()
-def _evaluate(model, data: Data, coef, caps, backend, tutel_cf, dev) -> dict[str, float]:
-    """Held-out loss (and accuracy) with the method's final dispatch configuration."""
+def _evaluate(model, data: Data, coef, caps, backend, tutel_cf, dev, step: int = 0) -> dict[str, float]:
+    """Held-out loss (and accuracy) with the method's final dispatch configuration, on held-out tokens
+    from the distribution the stream has at ``step`` (drifting workloads)."""
     model.eval()
     tot, correct, n = 0.0, 0, 0
-    for x, y in data.eval_set:
+    for x, y in (data.eval_at(step) if data.eval_at else data.eval_set):
         x, y = x.to(dev), y.to(dev)
         _, task_loss, _, _, _, c = forward_loss(model, x, y, data.task, coef, caps, backend, tutel_cf)
         tot += float(task_loss) * len(x)
