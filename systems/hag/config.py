@@ -80,7 +80,8 @@ def hag_debug_cpu() -> HagConfig:
 def hag_nightly_cpu() -> HagConfig:
     """Nightly: paper settings with fewer epochs, PyG peer included."""
     cfg = HagConfig()
-    cfg.train.epochs = 30
+    cfg.train.epochs = 20
+    cfg.train.scatter_epochs = 5
     return cfg
 
 
