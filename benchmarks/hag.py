@@ -200,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
         ax[1].legend()
         ax[1].set_xlabel("capacity (× |V|)")
         ax[1].set_ylabel("epoch speedup vs plain (CPU, GCN)")
-        ax[1].set_title(f"{sweep_wl}: measured epoch time")
+        ax[1].set_title(f"{sweep_wl}: measured epoch speedup")
         fig.tight_layout()
         fig.savefig(img_dir / "capacity_sweep.png", dpi=110)
         plt.close(fig)
