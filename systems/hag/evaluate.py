@@ -19,6 +19,7 @@ this, measured in the same job, interleaved), the same with the message-passing 
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 
 from systems.core import Job, JobResult, device as detect_device, device_name, hardware_description
@@ -153,7 +154,15 @@ def run(job: Job) -> JobResult:
         metrics["pyg_accuracy"] = tr["pyg"].accuracy
         metrics["pyg_output_max_abs_diff"] = tr["pyg"].init_max_abs_diff
         metrics["speedup_vs_pyg"] = tr["pyg"].epoch_s / mine.epoch_s if mine.epoch_s > 0 else 1.0
+    summary = {"workload": job.workload, "method": job.method, "nodes": g.num_nodes, "edges": g.num_edges,
+               "aggregations_before": before.aggregations, "aggregations_after": after.aggregations,
+               "transfers_before": before.transfers, "transfers_after": after.transfers,
+               "agg_nodes": after.agg_nodes}
+    if "hag" in hags:
+        h = hags["hag"]
+        summary["level_sizes"] = [h.level_bounds[k] - h.level_bounds[k - 1] for k in range(1, len(h.level_bounds))]
+    artifacts = {"hag_summary.json": json.dumps(summary, indent=1)}
     return JobResult(system="hag", workload=job.workload, method=job.method, seed=job.seed, suite=job.suite,
-                     metrics=metrics, params=params,
+                     metrics=metrics, params=params, artifacts=artifacts,
                      series={"epoch_s": mine.epoch_times, "epoch_s_plain": plain.epoch_times},
                      hardware=hardware_description(), simulated=False)

@@ -58,3 +58,12 @@ def test_pyg_peer_in_same_job():
     r = run(_job("karate", "hag-greedy", pyg=True, epochs=4))
     assert r.metrics["pyg_epoch_s"] > 0
     assert r.metrics["pyg_output_max_abs_diff"] < 1e-4  # PyG GCNConv computes the same function
+
+
+def test_summary_artifact():
+    import json
+
+    r = run(_job("karate", "hag-greedy", epochs=2))
+    summ = json.loads(r.artifacts["hag_summary.json"])
+    assert summ["aggregations_after"] == r.metrics["aggregations"]
+    assert sum(summ["level_sizes"]) == r.metrics["agg_nodes"]
