@@ -23,6 +23,8 @@ with its own history and sorts every key into exactly one category:
     The ``vs_expert`` ratio of an optimizer (not a baseline) is below 1.0: the optimizer lost to
     the expert strategy on that workload. Reported on its own, whatever its trend, with whether
     it is ``new`` (the previous nightly was >= 1.0, or there was none).
+(``vs_expert`` of the expert baselines themselves is not judged: it is relative to whichever
+baseline was best that night; their own primary metric is.)
 ``new``
     No earlier comparable nightly: nothing to compare against (first run, or first run since the
     benchmark version changed -- ``history_reset`` says which).
@@ -341,6 +343,10 @@ def detect(points: Iterable[Point], config: DetectorConfig | None = None) -> Rep
     by_key: dict[tuple, list[Point]] = {}
     for p in points:
         if p.value is None or not math.isfinite(p.value):
+            continue
+        if p.metric == EXPERT_RATIO_METRIC and p.is_baseline:
+            # A baseline's vs_expert is relative to whichever baseline is best that night (or is
+            # 1.0 by definition): it moves when *another* baseline moves. Its own metric is judged.
             continue
         by_key.setdefault(p.key, []).append(p)
     findings = []

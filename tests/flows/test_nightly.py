@@ -190,11 +190,11 @@ def test_two_consecutive_sweeps_produce_a_regression_report(registered, shared_r
     assert st["nraise"]["status"] == "failed" and "exploded inside the sub-flow" in st["nraise"]["error"]
     assert st["nosuch"]["status"] == "failed" and "unknown system" in st["nosuch"]["error"]
     assert first["run_reason"] == "manual"
-    assert first["counts"] == {"regression": 0, "improvement": 0, "lost_to_expert": 1, "new": 8, "unchanged": 0}
+    assert first["counts"] == {"regression": 0, "improvement": 0, "lost_to_expert": 1, "new": 7, "unchanged": 0}
 
     registered.write_text("1.5")  # `fast` gets 1.5x slower
     second = nightly_flow(systems=["ntoy"], suite="smoke")
-    assert second["counts"] == {"regression": 2, "improvement": 0, "lost_to_expert": 1, "new": 0, "unchanged": 6}
+    assert second["counts"] == {"regression": 2, "improvement": 0, "lost_to_expert": 1, "new": 0, "unchanged": 5}
     regs = {(f["method"], f["metric"]): f for f in second["report"]["findings"] if f["category"] == "regression"}
     assert set(regs) == {("fast", "time_s"), ("fast", "vs_expert")}
     assert regs[("fast", "time_s")]["ratio"] == pytest.approx(1.5)

@@ -137,7 +137,7 @@ def test_smoke_sweep_with_mlflow_and_prefect_on_postgres(postgres, tmp_path):
         assert len({r.data.tags["syslab.nightly_id"] for r in runs}) == 1
         assert all(r.info.status == "FINISHED" for r in runs)
         report_runs = c.search_runs([c.get_experiment_by_name("syslab-nightly").experiment_id])
-        assert len(report_runs) == 1 and report_runs[0].data.metrics["n_new"] == 8
+        assert len(report_runs) == 1 and report_runs[0].data.metrics["n_new"] == 6
 
         # The Prefect server (on PostgreSQL) holds the nightly flow run and its sub-flow.
         flow_runs = httpx.post(f"{api}/flow_runs/filter", json={"limit": 50}, timeout=30).json()
