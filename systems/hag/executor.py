@@ -53,6 +53,8 @@ class Plan:
     """|N(v)| of the *original* graph (float), for normalisation."""
     has_input: torch.Tensor
     """Bool mask of real nodes with at least one input."""
+    symmetric: bool = False
+    """True when the original graph is undirected (A = Aᵀ): the sum backward reuses the forward HAG."""
     kernel: str = "csr"
     """Sum kernel: ``csr`` (sparse × dense product, fastest on CPU) or ``scatter`` (per-edge gather +
     ``index_add_``, the message-passing style of PyG/DGL and of the paper's GPU framework)."""
@@ -84,7 +86,26 @@ def make_plan(h: Hag, device: str | torch.device = "cpu", kernel: str = "csr") -
     return Plan(num_nodes=n, num_agg=m, levels=levels, src=torch.as_tensor(src, device=device),
                 dst=torch.as_tensor(dst, device=device), adj=adj, adj_t=adj_t,
                 in_degree=torch.as_tensor(orig_deg, dtype=torch.float32, device=device),
-                has_input=torch.as_tensor(deg > 0, device=device), kernel=kernel)
+                has_input=torch.as_tensor(deg > 0, device=device), kernel=kernel,
+                symmetric=_is_symmetric(h, cover_size))
+
+
+def _is_symmetric(h: Hag, cover_size: np.ndarray) -> bool:
+    """Whether the graph the HAG computes (N(v) = covers of v's inputs) is undirected."""
+    import scipy.sparse as sp
+
+    n = h.num_nodes
+    cov = h.covers() if h.num_agg else None
+    rows, cols = [], []
+    for v, inputs in enumerate(h.node_inputs):
+        for x in inputs:
+            members = [x] if x < n else cov[x]
+            rows.extend([v] * len(members))
+            cols.extend(members)
+    if not rows:
+        return True
+    a = sp.csr_matrix((np.ones(len(rows), dtype=np.int8), (rows, cols)), shape=(n, n))
+    return (a != a.T).nnz == 0
 
 
 def _csr_pair(src: np.ndarray, deg: np.ndarray, rows: int, cols: int, device) -> tuple[torch.Tensor, torch.Tensor]:
@@ -111,13 +132,15 @@ class _HagSum(torch.autograd.Function):
     """Sum aggregation through a HAG as one autograd node.
 
     Forward: the aggregation levels fill one preallocated buffer (``index_select`` + ``add``), then
-    the real nodes read it with one CSR product ``adj @ buf``. Backward is the same DAG reversed:
-    ``adj_t @ grad`` (CSR), then per level, top down, the level's gradient rows are accumulated into
-    their two inputs (``index_put_(accumulate=True)``). No per-level full-size temporaries.
+    the real nodes read it with one CSR product ``adj @ buf``. Backward: for an undirected graph the
+    same HAG run forward on the gradient (Aᵀ = A); otherwise the DAG reversed: ``adj_t @ grad`` (CSR),
+    then per level, top down, the level's gradient rows are accumulated into their two inputs
+    (``index_put_(accumulate=True)``). No per-level full-size temporaries.
     """
 
     @staticmethod
-    def forward(ctx, x, plan):  # noqa: D102
+    def run(x, plan):
+        """The forward computation (no autograd): ``A @ x`` through the HAG."""
         n, d = x.shape
         if plan.num_agg:
             buf = x.new_empty(n + plan.num_agg, d)
@@ -126,14 +149,23 @@ class _HagSum(torch.autograd.Function):
                 torch.add(torch.index_select(buf, 0, left), torch.index_select(buf, 0, right), out=buf[s:e])
         else:
             buf = x
-        ctx.plan = plan
-        ctx.n = n
         return plan.adj @ buf
+
+    @staticmethod
+    def forward(ctx, x, plan):  # noqa: D102
+        ctx.plan = plan
+        ctx.n = x.shape[0]
+        return _HagSum.run(x, plan)
 
     @staticmethod
     def backward(ctx, grad):  # noqa: D102
         plan = ctx.plan
-        gb = plan.adj_t @ grad.contiguous()
+        grad = grad.contiguous()
+        if plan.symmetric:
+            # sum aggregation is the linear map A; for an undirected graph Aᵀ = A, so the gradient
+            # Aᵀ·grad is the same HAG evaluated forward on grad (cheaper than the reversed DAG)
+            return _HagSum.run(grad, plan), None
+        gb = plan.adj_t @ grad
         for s, e, left, right in reversed(plan.levels):
             gk = gb[s:e].clone()
             gb.index_put_((left,), gk, accumulate=True)

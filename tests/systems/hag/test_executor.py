@@ -118,3 +118,25 @@ def test_kernels_agree(kernel):
     torch.testing.assert_close(x1.grad, x2.grad, rtol=1e-5, atol=1e-5)
     with pytest.raises(ValueError, match="kernel"):
         aggregate(make_plan(r.hag, kernel="dense"), x1)
+
+
+def test_directed_graph_uses_reversed_dag_and_matches():
+    from systems.hag.graph import from_edges
+
+    rng = np.random.default_rng(3)
+    src = rng.integers(0, 60, 600)
+    dst = rng.integers(0, 60, 600)
+    keep = src != dst
+    g = from_edges(60, src[keep], dst[keep])
+    r = hag_search(g.in_lists, capacity_frac=2.0)
+    assert r.after.agg_nodes > 0
+    plan = make_plan(r.hag)
+    assert not plan.symmetric
+    assert make_plan(hag_search(karate_graph().in_lists).hag).symmetric
+    s, d = (torch.as_tensor(a) for a in g.edge_arrays())
+    x1 = torch.randn(60, 3, requires_grad=True)
+    x2 = x1.detach().clone().requires_grad_(True)
+    w = torch.randn(60, 3)
+    (aggregate(plan, x1) * w).sum().backward()
+    (plain_message_passing(s, d, x2) * w).sum().backward()
+    torch.testing.assert_close(x1.grad, x2.grad, rtol=1e-5, atol=1e-5)
