@@ -67,6 +67,8 @@ nightly: $(STAMP)  ## run the nightly sweep once, now, and print the regression 
 	$(BIN)/syslab nightly run $(args)
 
 nightly-serve: $(STAMP)  ## register the cron nightly deployment on the Prefect server (make services first)
+	@if [ -z "$$PREFECT_API_URL" ] && $(BIN)/syslab services status | grep -q '^prefect  *healthy'; then \
+	  echo "using the services started by 'make services'"; eval "$$($(BIN)/syslab services env)"; fi; \
 	$(BIN)/syslab nightly serve $(args)
 
 clean:  ## remove caches (keeps .venv and .syslab)

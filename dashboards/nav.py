@@ -30,7 +30,7 @@ class PageDef:
 PAGES: list[PageDef] = [
     PageDef("Overview", "pages/overview.py", icon=":material/leaderboard:", default=True),
     PageDef("Run browser", "pages/runs.py", icon=":material/manage_search:"),
-    # PageDef("Nightly", "pages/nightly.py", icon=":material/nightlight:"),  # nightly history page goes here
+    PageDef("Nightly", "pages/nightly.py", icon=":material/nightlight:"),
 ]
 
 SYSTEM_PAGE_FILES: dict[str, str] = {

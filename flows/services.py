@@ -189,6 +189,10 @@ def down(echo=print, grace: float = 15.0, names: tuple[str, ...] | None = None) 
 
 
 def _group_alive(pgid: int) -> bool:
+    try:  # reap the leader if it is our own child (up and down in one process), else it stays a zombie
+        os.waitpid(pgid, os.WNOHANG)
+    except ChildProcessError:
+        pass
     try:
         os.killpg(pgid, 0)
         return True

@@ -65,7 +65,8 @@ def ensure_experiment(c, system: str) -> str:
     if exp is not None:
         return exp.experiment_id
     location = None
-    if tracking_uri().startswith("sqlite:"):
+    if not tracking_uri().startswith(("http://", "https://", "databricks")):
+        # a direct database store (SQLite, PostgreSQL): keep artifacts under $SYSLAB_HOME, never ./mlruns
         location = (artifact_root() / system).resolve().as_uri()
     try:
         return c.create_experiment(name, artifact_location=location)

@@ -1,0 +1,5 @@
+"""The nightly page (body: :mod:`dashboards.views.nightly`)."""
+
+from dashboards.views.nightly import render
+
+render()
