@@ -140,7 +140,7 @@ def _plots(w: str, data: dict) -> list[str]:
     for ax, (key, title, win) in zip(axes.flat, panels):
         for m, r in runs.items():
             ys = r["series"].get(key, [])
-            if not ys:
+            if not ys or (key == "capacity_factor" and m == "peer-moe"):
                 continue
             ys = _smooth(ys, abs(win), median=win < 0)
             ls = "--" if m.startswith("static") else "-"
@@ -208,8 +208,9 @@ def report(cmd: str, quick: bool) -> str:
          "the token->expert assignments (candidates run inside the job; a candidate stops once its drops "
          "already exceed 1 % of the run). When even alpha = 2 drops >= 1 % it keeps alpha = 2 (marked).",
          "* `dynamic-cf`: DynaMoE's global alpha (start 4.0, shrink when score < 0.5 alpha to 1.3 score, raise "
-         "schedule 1.8/2.0/2.2/2.5/2.75); `local-cf`: per-expert capacities = 1.3 x each expert's load EMA "
-         "(rounded up to 4 rows); `cache`: dynamic-cf + assignment caching (on at match > 0.95 and >= 40 steps "
+         "schedule 1.8/2.0/2.2/2.5/2.75); `local-cf`: per-expert capacities max(1.3 x EMA, EMA + 2 std) of each "
+         "expert's load (rounded up to 4 rows), starting from the uniform-load prior (alpha 1.3), growing as soon as "
+         "the lagged statistics show an expert near its capacity and shrinking after a 10-step cooldown; `cache`: dynamic-cf + assignment caching (on at match > 0.95 and >= 40 steps "
          "since the last change, off below 0.85). Statistics are read 2 steps late (launch_ahead). Every change "
          "is a re-compilation (eager mode here: buffers/plans rebuilt; see the compile section for "
          "torch.compile).",
@@ -250,11 +251,18 @@ def report(cmd: str, quick: bool) -> str:
             v2 = mt["tokens_per_s_interleaved"] / exp["metrics"]["tokens_per_s_interleaved"] if exp else None
             qok = (mt["final_loss"] <= exp["metrics"]["final_loss"] + QUALITY_TOLERANCE) if exp else None
             name = f"**{m}**" if m == EXPERT else m
+            mean_alpha = f"{mt['mean_alpha']:.2f}"
+            if m == "peer-moe":  # the package sizes its own buffers; the trainer's series does not apply
+                from systems.moe.config import RunConfig
+
+                mean_alpha = f"{RunConfig().peer_alpha:.2f}*"
             L.append(f"| {name} | {mt['tokens_per_s']:.0f} | {_f(v1)}x | {mt['tokens_per_s_interleaved']:.0f} | {_f(v2)}x | "
                      f"{mt['peak_mem_mb']:.1f} | {mt['final_mem_mb']:.1f} | {100 * mt['dropped_frac']:.2f} | "
                      f"{mt['final_loss']:.4f} | {_f(mt.get('accuracy'), '.3f')} | {'yes' if qok else 'NO'} | "
-                     f"{mt['mean_alpha']:.2f} | {mt['recompiles']:.0f} | {mt['recompile_s']:.3f} |")
+                     f"{mean_alpha} | {mt['recompiles']:.0f} | {mt['recompile_s']:.3f} |")
             summary.setdefault(m, []).append((w, v1, v2, qok, mt["peak_mem_mb"] < exp["metrics"]["peak_mem_mb"] if exp else None))
+        if "peer-moe" in runs:
+            L += ["", "\\* `peer-moe` sizes its buffers inside the package: int(cf B / n) rows with cf = 2 k, i.e. alpha = 2."]
         logs = [(m, r["artifacts"]["recompile_log.txt"].strip()) for m, r in runs.items()
                 if m in ("dynamic-cf", "local-cf", "cache")]
         L += ["", "<details><summary>recompile logs</summary>", ""]
@@ -265,6 +273,21 @@ def report(cmd: str, quick: bool) -> str:
             L += [f"![{w}](moe/{img})", ""]
     body = L
     L = head
+    noise = []
+    for w, data in train_res.items():
+        r2, re = data["runs"].get("static-cf-2.0"), data["runs"].get(EXPERT)
+        if r2 and re and re["metrics"].get("expert_alpha") == 2.0:
+            noise.append((w, r2["metrics"]["tokens_per_s"] / re["metrics"]["tokens_per_s"],
+                          r2["metrics"]["tokens_per_s_interleaved"] / re["metrics"]["tokens_per_s_interleaved"]))
+    if noise:
+        L += ["**Noise check.** Where the expert picked alpha = 2, `static-cf-2.0` and `static-cf-expert` are the *same* "
+              "configuration, so their ratio shows the measurement noise: end-to-end "
+              + ", ".join(f"{w} {a:.2f}x" for w, a, _ in noise) + "; interleaved "
+              + ", ".join(f"{w} {b:.2f}x" for w, _, b in noise)
+              + ". Likewise `cache` and `dynamic-cf` end in the same configuration whenever caching never switched on. "
+              "Differences smaller than these are not resolved by this run; the *mean alpha* column (padded expert "
+              "rows per routed assignment, proportional to expert FFN FLOPs) is the noise-free measure of the work "
+              "each method does.", ""]
     if summary:
         L += ["## Summary over workloads", "",
               "Geometric mean of tokens/s relative to the expert (end-to-end / interleaved), and on how many "
@@ -327,6 +350,20 @@ def report(cmd: str, quick: bool) -> str:
                   "`tests/systems/moe/test_train.py::test_caching_reproduces_the_cached_assignment` and the "
                   "controller tests."]
         L.append("")
+    L += ["## Reading", "",
+          "* The issue's target (>= 1.5x tokens/s over the expert static alpha at equal-or-better loss *and* lower "
+          "peak memory) is **not met** by DynaMoE's policies on CPU in this run; see *meets target* in the summary.",
+          "* `local-cf` does the least padded expert work of the drop-avoiding methods (mean alpha about 1.35-1.5 vs "
+          "the expert's 2.0) at matched loss and slightly lower peak memory, but the saving is diluted on CPU: "
+          "Adam over the expert weights, the gate, projections and per-expert GEMM dispatch do not shrink with "
+          "capacity, and it recompiles often (every few steps while loads move; free in eager mode, tens of "
+          "seconds each under inductor).",
+          "* `dynamic-cf` follows the paper's shrink rule, which can only fire from alpha > 2 (the needed alpha is "
+          ">= 1): it starts at 4 and pays for that until the lagged score falls below alpha / 2, so its mean "
+          "alpha is close to or above the expert's and its peak memory is higher.",
+          "* The per-step dispatch baselines without recompilation (`tutel-cf0`, `dropless`) are as fast or "
+          "faster on CPU: with no graph to specialise, sizing buffers every step costs nothing extra here.",
+          "* Caching never switched on (routing keeps changing while the gate trains; see above).", ""]
     L += ["## Paper numbers beside ours", "",
           "| claim (Kossmann et al. 2022, abstract) | paper | here |", "|---|---|---|",
           "| MoE as dataflow ops vs existing MoE systems, no recompilation | 1.8x speedup, 2.3x larger models (GPU, FlexFlow) | "

@@ -153,6 +153,8 @@ def _train(cfg: RunConfig, abort_drop_assignments: float | None, keep_state: boo
              else MoEModel(data.d_in, data.d_out, lc)).to(dev)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     alpha0 = method.alpha if method.alpha is not None else cfg.controller.alpha0
+    if method.backend == "peer":
+        alpha0 = cfg.peer_alpha  # recorded only: the package sizes its own buffers from the same alpha
     ctrl = RecompileController(cfg.controller, method.policy, n, k, B, alpha0, cache=method.cache)
     backend = "padded" if method.backend == "peer" else method.backend
 
