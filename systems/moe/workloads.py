@@ -59,7 +59,7 @@ SUITE_WORKLOADS: dict[str, tuple[str, ...]] = {
     "default": ("fastmoe-cpu", "mnist-moe", "digits-moe", "drift-skew", "drift-static"),
     "full": ("fastmoe-cpu", "mnist-moe", "digits-moe", "drift-skew", "drift-static"),
 }
-SUITE_STEPS: dict[str, float] = {"smoke": 1.0, "nightly": 0.5, "default": 1.0, "full": 2.0}
+SUITE_STEPS: dict[str, float] = {"smoke": 1.0, "nightly": 0.4, "default": 1.0, "full": 2.0}
 """Multiplier on each workload's step count."""
 SUITE_SEEDS: dict[str, tuple[int, ...]] = {"smoke": (0,), "nightly": (0,), "default": (0,), "full": (0, 1, 2)}
 SUITE_METHODS: dict[str, tuple[str, ...]] = {
