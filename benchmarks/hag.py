@@ -339,7 +339,7 @@ def main(argv: list[str] | None = None) -> int:
         "stated above. Features and labels are synthetic, so accuracies only show that HAG and plain "
         "training agree, not model quality.",
         "* With the **scatter** (message-passing) kernel, the epoch speedup follows the transfer reduction, as "
-        "in the paper. With the **CSR** kernel the plain graph is already 4–25× faster than the scatter kernel and PyG on the larger graphs (table B) (≈1.3 ns per edge "
+        "in the paper. With the **CSR** kernel the plain graph is already roughly 5–50× faster than the scatter kernel and PyG on the larger graphs (table B) (≈1.3 ns per edge "
         "per 16-float row, and our stand-ins' ego-nets are contiguous, so every row read hits cache), while each "
         "aggregation node costs an `index_select` / `index_put_` row per level plus per-level op overhead "
         "(~10 levels × 2 layers × forward/backward): the HAG then barely pays off or loses. The HAG's value "
@@ -351,7 +351,7 @@ def main(argv: list[str] | None = None) -> int:
         "* Sequential (prefix-sharing) mode: 1.0–1.5× fewer aggregations here (paper: up to 1.8×); only common "
         "prefixes of the ordered lists can be shared, and our lists are in node-id order.",
         "* Search-time target (≤10 s per 1M edges): met in CPU time (collab-like 1.34M edges ≈5.5 s, "
-        "ppi-like-full 1.58M edges ≈11 s ≈ 6.8 s per 1M edges), not in wall time on this loaded 2-core machine. "
+        "ppi-like-full 1.58M edges ≈10.5 s, i.e. ≈6.7 s per 1M edges), not in wall time on this loaded 2-core machine. "
         "The search is pure Python (heapq + sets) with the O(Σ deg²) pair counting in scipy.",
         "",
     ]
