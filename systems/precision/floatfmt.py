@@ -154,13 +154,13 @@ def quantize_count(x: torch.Tensor, fmt: FloatFormat, overflow: Overflow = "satu
         raise TypeError(f"quantize: expected a floating-point tensor, got {x.dtype}")
     orig = x.dtype
     xf = x.detach().to(torch.float32).contiguous()
-    # biased float32 exponent field of x (0 for zeros/float32 subnormals, 255 for inf/NaN),
-    # clamped to the format's binades [emin, emax + 1]
-    ef = (xf.view(torch.int32) >> 23) & 0xFF
-    ef = torch.clamp(ef, min=fmt.emin + 127, max=fmt.emax + 128)
+    # biased float32 exponent field of x, kept in place (bits 23..30; 0 for zeros/float32
+    # subnormals, 255 for inf/NaN), clamped to the format's binades [emin, emax + 1]
+    eb = xf.view(torch.int32) & 0x7F800000
+    eb = torch.clamp(eb, min=(fmt.emin + 127) << 23, max=(fmt.emax + 128) << 23)
     # scale = 2^(man - e) built from its bits; x * scale is exact with |.| < 2^(man+1), so
     # rounding it to an integer rounds x to the format's quantum at its binade (subnormals too)
-    scale = ((fmt.man_bits + 254 - ef) << 23).view(torch.float32)
+    scale = (((fmt.man_bits + 254) << 23) - eb).view(torch.float32)
     m = xf * scale
     m = torch.round(m) if rounding == "even" else torch.trunc(m + torch.copysign(torch.full_like(m, 0.5), m))
     r = m / scale
@@ -169,7 +169,7 @@ def quantize_count(x: torch.Tensor, fmt: FloatFormat, overflow: Overflow = "satu
     if overflow == "saturate":
         r = torch.clamp(r, -mx, mx)  # NaN stays NaN
     else:
-        r = torch.where(r.abs() > mx, r * float("inf"), r)
+        r = r / (r.abs() <= mx)  # dividing by False (0) turns exactly the overflowed values into +-inf
     return r.to(orig), n_over
 
 
