@@ -229,9 +229,12 @@ def results(jobs_df: pd.DataFrame) -> list[JobResult]:
         metrics = {c[2:]: float(v) for c, v in r.items()
                    if isinstance(c, str) and c.startswith("m.") and not c.startswith("m.curve.")
                    and v is not None and not (isinstance(v, float) and math.isnan(v))}
+        job_params = {c[6:]: v for c, v in r.items() if isinstance(c, str) and c.startswith("p.job.")
+                      and isinstance(v, str)}  # the knobs the job ran with (labels like ours[r=0.7])
         out.append(JobResult(system=system, workload=r["workload"], method=r["method"], seed=int(r["seed"]),
                              is_baseline=bool(r["is_baseline"]), metrics=metrics, status=r["status"],
-                             error=r["error"] or None, hardware=r["hardware"], simulated=bool(r["simulated"])))
+                             error=r["error"] or None, hardware=r["hardware"], simulated=bool(r["simulated"]),
+                             job_params=job_params))
     return out
 
 

@@ -83,6 +83,10 @@ def run_system(system: str, suite: str = "smoke", methods: list[str] | None = No
                                     "seeds": seeds if seeds is not None else "suite default", "n_jobs": len(jobs)},
                             extra_tags={"syslab.prefect_flow_run_id": str(flow_run.id or ""), **(extra_tags or {})})
     log.info("%s/%s: %d jobs on %s (MLflow run %s)", system, suite, len(jobs), hw, recorder.parent_id)
+    status = spec.status_line()
+    if status:
+        log.info("%s: %s", system, status)
+        recorder.c.set_tag(recorder.parent_id, "syslab.status_line", status)
 
     gpus = _cluster_gpus()
     pending: dict[Any, Job] = {}
@@ -131,7 +135,7 @@ def run_system(system: str, suite: str = "smoke", methods: list[str] | None = No
         "n_failed": n_failed, "wall_s": wall, "job_compute_s": compute, "overhead_s": wall - compute,
         "mlflow_run_id": recorder.parent_id, "tracking_uri": tracking_uri(), "git_sha": sha, "hardware": hw,
         "geomeans": geomeans(rows), "rows": [r.__dict__ for r in rows], "markdown": md,
-        "failed": [{"job": k, "error": r.error} for k, r in done if not r.ok],
+        "failed": [{"job": k, "error": r.error} for k, r in done if not r.ok], "status_line": status,
     }
 
 

@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 from typing import Any, Iterable
 
-from systems.core.compare import ComparisonRow, geomeans, to_csv, to_markdown
+from systems.core.compare import ComparisonRow, geomeans, method_labels, to_csv, to_markdown
 from systems.core.env import syslab_home
 from systems.core.types import JobResult, SystemSpec
 
@@ -162,8 +162,9 @@ class FlowRecorder:
         """Comparison artifacts, per-child ``vs_expert``, parent metrics; closes the parent run."""
         results = list(results)
         ratio = {(r.workload, r.method): r.ratio for r in rows}
-        for key, res in results:
-            v = ratio.get((res.workload, res.method))
+        labels = method_labels([res for _, res in results])
+        for (key, res), label in zip(results, labels):
+            v = ratio.get((res.workload, label))
             if key in self.child_ids and v is not None and res.ok:
                 self.c.log_metric(self.child_ids[key], "vs_expert", float(v))
         gm = {f"geomean_vs_expert.{m}": g for m, g in geomeans(rows).items() if g is not None}

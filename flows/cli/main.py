@@ -57,6 +57,8 @@ def run_cmd(
         typer.echo(json.dumps(summary, indent=2, default=str))
     else:
         typer.echo("")
+        if summary.get("status_line"):
+            typer.echo(f"{system}: {summary['status_line']}")
         typer.echo(summary["markdown"])
         typer.echo(f"{summary['n_ok']} ok, {summary['n_failed']} failed, {summary['wall_s']:.1f}s; "
                    f"MLflow run {summary['mlflow_run_id']} in {summary['tracking_uri']}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import math
 from dataclasses import dataclass
 from statistics import mean
@@ -42,33 +43,66 @@ def _agg(results: list[JobResult], metric: str) -> float | None:
     return mean(vals) if vals else None
 
 
+def _pv(v) -> str:
+    """A param value as text, the way MLflow params store it (so labels match after a round trip)."""
+    return v if isinstance(v, str) else json.dumps(v, sort_keys=True, default=str)
+
+
+def method_labels(results: list[JobResult]) -> list[str]:
+    """Per result, its method plus the job params that vary within its (workload, method) group.
+
+    Jobs of one method that differ only in a knob (precision's ``ours`` at r = 0.2 … 1.0) must
+    not be averaged into one row: they become ``ours[r=0.2]``, ``ours[r=0.6]``, ... Params that are
+    the same for every job of the group (budgets) do not appear in the label.
+    """
+    groups: dict[tuple[str, str], list[int]] = {}
+    for i, r in enumerate(results):
+        groups.setdefault((r.workload, r.method), []).append(i)
+    labels = [r.method for r in results]
+    for idx in groups.values():
+        keys = sorted({k for i in idx for k in results[i].job_params})
+        varying = [k for k in keys if len({_pv(results[i].job_params.get(k)) for i in idx}) > 1]
+        if varying:
+            for i in idx:
+                jp = results[i].job_params
+                labels[i] = results[i].method + "[" + ",".join(f"{k}={_pv(jp.get(k))}" for k in varying) + "]"
+    return labels
+
+
 def compare(spec: SystemSpec, results: list[JobResult]) -> list[ComparisonRow]:
-    """Comparison rows, sorted by workload then method order in the spec."""
+    """Comparison rows, sorted by workload then method order in the spec (see :func:`method_labels`)."""
+    labels = method_labels(results)
     by_key: dict[tuple[str, str], list[JobResult]] = {}
-    for r in results:
-        by_key.setdefault((r.workload, r.method), []).append(r)
-    workloads = sorted({w for w, _ in by_key}, key=lambda w: [r.workload for r in results].index(w))
+    method_of: dict[str, str] = {}
+    for r, lab in zip(results, labels):
+        by_key.setdefault((r.workload, lab), []).append(r)
+        method_of[lab] = r.method
+    workloads = list(dict.fromkeys(r.workload for r in results))
     order = {m: i for i, m in enumerate(spec.methods)}
     rows: list[ComparisonRow] = []
     for w in workloads:
-        values = {m: _agg(rs, spec.primary_metric) for (ww, m), rs in by_key.items() if ww == w}
-        base_m: str | None = None
-        if spec.reference_baseline and values.get(spec.reference_baseline) is not None:
-            base_m = spec.reference_baseline
-        else:
-            cands = [m for m in spec.baselines if values.get(m) is not None]
-            if cands:
-                base_m = cands[0]
-                for m in cands[1:]:
-                    if spec.better(values[m], values[base_m]):
-                        base_m = m
+        values = {lab: _agg(rs, spec.primary_metric) for (ww, lab), rs in by_key.items() if ww == w}
+
+        def best_of(cands: list[str]) -> str | None:
+            cands = [c for c in cands if values.get(c) is not None]
+            best = cands[0] if cands else None
+            for c in cands[1:]:
+                if spec.better(values[c], values[best]):
+                    best = c
+            return best
+
+        base_m = None
+        if spec.reference_baseline:
+            base_m = best_of([lab for lab in values if method_of[lab] == spec.reference_baseline])
+        if base_m is None:
+            base_m = best_of([lab for lab in values if method_of[lab] in spec.baselines])
         base_v = values.get(base_m) if base_m else None
         base_q = _agg(by_key[(w, base_m)], spec.quality.metric) if (base_m and spec.quality) else None
-        for m in sorted({m for ww, m in by_key if ww == w}, key=lambda m: order.get(m, 999)):
-            rs = by_key[(w, m)]
-            v = values[m]
+        for lab in sorted(values, key=lambda x: (order.get(method_of[x], 999), x)):
+            rs = by_key[(w, lab)]
+            v = values[lab]
             ratio = spec.improvement(v, base_v) if (v is not None and base_v) else None
-            row = ComparisonRow(workload=w, method=m, is_baseline=m in spec.baselines, value=v,
+            row = ComparisonRow(workload=w, method=lab, is_baseline=method_of[lab] in spec.baselines, value=v,
                                 baseline_method=base_m, baseline_value=base_v, ratio=ratio,
                                 n_ok=sum(r.ok for r in rs), n_failed=sum(not r.ok for r in rs))
             if spec.quality:

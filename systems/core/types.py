@@ -158,6 +158,16 @@ class SystemSpec:
     """Bump when a workload/metric definition changes so incomparable history is not compared."""
     suites: tuple[str, ...] = SUITES
     """Suites this system provides."""
+    status_hook: str | None = None
+    """Optional ``"module:function"`` returning one line about how the system will run here (e.g. the
+    mapper's "no LLM endpoint configured: offline optimizers only"); the flow logs and records it."""
+
+    def status_line(self) -> str | None:
+        """The status hook's line, or None."""
+        if not self.status_hook:
+            return None
+        module, _, fn = self.status_hook.partition(":")
+        return str(getattr(importlib.import_module(module), fn)())
 
     def jobs(self, suite: str = "smoke", methods: list[str] | None = None,
              workloads: list[str] | None = None, seeds: int | list[int] | None = None) -> list[Job]:

@@ -21,4 +21,5 @@ SPEC = SystemSpec(
     reference_baseline="expert",
     simulated=True,
     benchmark_version="1",
+    status_hook="systems.mapper.agent.llm:llm_status",
 )

@@ -56,3 +56,16 @@ def test_renderings():
     csv = to_csv(s, rows)
     assert csv.splitlines()[0].startswith("system,metric,direction,workload")
     assert len(csv.splitlines()) == 3
+
+
+def test_jobs_differing_only_in_params_get_their_own_rows():
+    def rp(m, v, **jp):
+        x = r("w", m, v)
+        x.job_params = {"epochs": 3, **jp}
+        return x
+
+    res = [r("w", "e1", 2.0), rp("opt", 1.0, r=0.2), rp("opt", 4.0, r=0.6), rp("opt", 2.0, r=0.2)]
+    rows = {x.method: x for x in compare(spec(), res)}
+    assert set(rows) == {"e1", "opt[r=0.2]", "opt[r=0.6]"}  # epochs is the same for all: not in the label
+    assert rows["opt[r=0.2]"].value == 1.5 and rows["opt[r=0.2]"].ratio == 2.0 / 1.5
+    assert rows["opt[r=0.6]"].ratio == 0.5

@@ -29,3 +29,14 @@ def test_every_system_has_a_cheap_smoke_suite():
         assert jobs, f"{name} smoke suite is empty"
         assert all(j.system == name and j.method in spec.methods for j in jobs)
         assert len({j.key for j in jobs}) == len(jobs), f"{name}: duplicate job keys"
+
+
+def test_mapper_status_line_says_offline_without_llm(monkeypatch):
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    line = get_system("mapper").status_line()
+    assert "offline optimizers only" in line
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
+    monkeypatch.setenv("SYSLAB_LLM_MODEL", "m")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-secret-value")
+    line = get_system("mapper").status_line()
+    assert "configured" in line and "sk-secret-value" not in line
