@@ -27,7 +27,7 @@ def run(job: Job) -> JobResult:
 
 def make_jobs(suite, methods=None, workloads=None, seeds=None):
     n_jobs = {"smoke": 4, "default": 8}.get(suite, 8)
-    return [Job("cpuburn", f"burn{i}", "spin", 0, suite, params={"n": 8_000_000}) for i in range(n_jobs)]
+    return [Job("cpuburn", f"burn{i}", "spin", 0, suite, params={"n": 25_000_000}) for i in range(n_jobs)]
 
 
 SPEC = SystemSpec(name="cpuburn", description="CPU-bound jobs for the platform benchmark", primary_metric="time_s",

@@ -199,10 +199,12 @@ def report(cmd: str, quick: bool) -> str:
          f"Command: `{cmd}`", "",
          f"Date: {meta.get('date', _now())}. Hardware: **{meta.get('hardware', hardware_description())}** "
          "(measured on CPU; torch intra-op threads = 1 per run). "
-         "The machine was shared with ~8 engineers running jobs concurrently (load average 5–12 on 2 cores): "
-         "absolute and even relative timings carry large noise; the *interleaved* column times every method's "
-         "final configuration in round-robin rounds so they share the same background load. Re-run on a quiet "
-         "machine for publication figures. No GPU was available.", "",
+         + (f"1-minute load average {meta['loadavg_start']:.1f} on {__import__('os').cpu_count()} cores when the "
+            "run started. " if "loadavg_start" in meta else "Load during the run was not recorded. ")
+         + "Wall-clock timings on a shared CPU carry noise; the *interleaved* column times every method's "
+         "final configuration in round-robin rounds so they share the same background load "
+         "(`static-cf-2.0` runs the expert's own configuration here, so its ratio shows the noise floor). "
+         "No GPU was available.", "",
          "## What is compared", "",
          "* **expert** `static-cf-expert`: the smallest static alpha in {1, 1.25, 2} whose run drops < 1 % of "
          "the token->expert assignments (candidates run inside the job; a candidate stops once its drops "
@@ -408,7 +410,8 @@ def main(argv=None) -> int:
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     if not args.report_only:
         if not (args.workloads and _load("meta")):
-            _save("meta", {"date": _now(), "hardware": hardware_description(), "quick": args.quick})
+            _save("meta", {"date": _now(), "hardware": hardware_description(), "quick": args.quick,
+                           "loadavg_start": __import__("os").getloadavg()[0]})
         scale = 0.5 if args.quick else 1.0
         if "train" in sections:
             ws = [w for w in args.workloads.split(",") if w] or list(QUICK_WORKLOADS if args.quick else TRAIN_WORKLOADS)

@@ -45,7 +45,8 @@ def serial_cpu(n_jobs: int) -> float:
     env = _env(tempfile.mkdtemp(prefix="bench-serial-"), SYSLAB_EXTRA_SYSTEMS="benchmarks.cpu_system")
     code = ("import time;from systems.core import get_system;from systems.core.execute import execute;"
             "spec=get_system('cpuburn');jobs=spec.jobs('default');"
-            f"jobs=jobs[:{n_jobs}];t=time.perf_counter();[execute(j) for j in jobs];"
+            f"jobs=jobs[:{n_jobs}];execute(jobs[0]);"  # warm-up: imports (torch via seeding), like Ray's
+            "t=time.perf_counter();[execute(j) for j in jobs];"
             "print(time.perf_counter()-t)")
     p = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     return float(p.stdout.strip().splitlines()[-1])
