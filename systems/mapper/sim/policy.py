@@ -154,25 +154,7 @@ class Policy:
         key = (t.name, arg, proc_kind)
         if key in self._mem_cache:
             return self._mem_cache[key]
-        rname = t.regions[arg]
-        best, best_score = None, -1
-        for r in self.mapper.region_rules:
-            s = 0
-            if r.tasks is not None:
-                if t.name not in r.tasks:
-                    continue
-                s += 4
-            reg = r.args["region"]
-            if reg is not None:
-                if reg != rname and reg != arg:
-                    continue
-                s += 2
-            if r.args["proc"] is not None:
-                if r.args["proc"] != proc_kind:
-                    continue
-                s += 1
-            if s >= best_score:
-                best, best_score = r, s
+        best = _most_specific(self.mapper.region_rules, t, arg, "proc", proc_kind)
         out = best.args["mems"] if best is not None else None
         self._mem_cache[key] = out
         return out
@@ -181,25 +163,7 @@ class Policy:
         key = (t.name, arg, mem_kind)
         if key in self._layout_cache:
             return self._layout_cache[key]
-        rname = t.regions[arg]
-        best, best_score = None, -1
-        for r in self.mapper.layout_rules:
-            s = 0
-            if r.tasks is not None:
-                if t.name not in r.tasks:
-                    continue
-                s += 4
-            reg = r.args["region"]
-            if reg is not None:
-                if reg != rname and reg != arg:
-                    continue
-                s += 2
-            if r.args["mem"] is not None:
-                if r.args["mem"] != mem_kind:
-                    continue
-                s += 1
-            if s >= best_score:
-                best, best_score = r, s
+        best = _most_specific(self.mapper.layout_rules, t, arg, "mem", mem_kind)
         out = dict(DEFAULT_LAYOUT)
         if best is not None:
             out.update(best.args["constraints"])
@@ -222,3 +186,31 @@ class Policy:
             out = True
         self._collect_cache[key] = out
         return out
+
+
+def _most_specific(rules, t: TaskDef, arg: int, kind_key: str, kind: str):
+    """The rule that matches (task, region ``arg``, processor/memory kind) most specifically.
+
+    A named task outranks a named region, which outranks a named kind (scores 4/2/1); among equally
+    specific matches the later statement wins, as in the DSL. ``None`` fields are wildcards.
+    """
+    rname = t.regions[arg]
+    best, best_score = None, -1
+    for r in rules:
+        s = 0
+        if r.tasks is not None:
+            if t.name not in r.tasks:
+                continue
+            s += 4
+        reg = r.args["region"]
+        if reg is not None:
+            if reg != rname and reg != arg:
+                continue
+            s += 2
+        if r.args[kind_key] is not None:
+            if r.args[kind_key] != kind:
+                continue
+            s += 1
+        if s >= best_score:
+            best, best_score = r, s
+    return best
