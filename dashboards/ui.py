@@ -68,6 +68,19 @@ def load_flows(uri: str) -> pd.DataFrame | None:
         return None
 
 
+def flows_or_none(uri: str) -> pd.DataFrame | None:
+    """All flow runs, or None after rendering the broken, failed-query or empty state."""
+    if connect(uri) is None:
+        return None
+    flows = load_flows(uri)
+    if flows is None:
+        return None
+    if flows.empty:
+        empty_state(uri)
+        return None
+    return flows
+
+
 def fmt_num(v: Any, digits: int = 4) -> str:
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return "–"

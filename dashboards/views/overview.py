@@ -36,13 +36,8 @@ def render(uri: str | None = None) -> None:
     st.caption("Each system's latest flow run: per workload the best optimizer and its ratio to the expert on "
                "the primary metric, direction-aware (> 1 = faster / less memory / fewer aggregations than the "
                "expert). Green beats the expert, red loses to it.")
-    if ui.connect(uri) is None:
-        return
-    flows = ui.load_flows(uri)
+    flows = ui.flows_or_none(uri)
     if flows is None:
-        return
-    if flows.empty:
-        ui.empty_state(uri)
         return
     suites = ["latest of any suite", *sorted(set(flows["suite"]))]
     suite = st.selectbox("Suite", suites, key="overview_suite",

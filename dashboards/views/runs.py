@@ -32,13 +32,8 @@ def render(uri: str | None = None) -> None:
     uri = uri or store.tracking_uri()
     ui.sidebar(uri)
     st.title("Run browser")
-    if ui.connect(uri) is None:
-        return
-    flows = ui.load_flows(uri)
+    flows = ui.flows_or_none(uri)
     if flows is None:
-        return
-    if flows.empty:
-        ui.empty_state(uri)
         return
     c1, c2, c3, c4 = st.columns([1, 1, 2, 2])
     systems = c1.multiselect("System", sorted(set(flows["system"])), key="rb_system")
