@@ -75,7 +75,6 @@ class SyslabRayTaskRunner(RayTaskRunner):
                 # Local workers report to the driver's Prefect API, ephemeral included; without
                 # this each worker would start (and record into) its own temporary server.
                 self.init_kwargs["runtime_env"] = {"env_vars": worker_env()}
-        os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
         return super().__enter__()
 
     def __exit__(self, *exc_info):

@@ -49,12 +49,18 @@ def _wait_any(futures: list) -> list:
     return [refs[r] for r in {*ready, *more}]
 
 
-def _to_result(fut, job: Job) -> JobResult:
+def _to_result(fut, job: Job, is_baseline: bool) -> JobResult:
     try:
         return JobResult.from_dict(fut.result())
     except Exception as exc:  # noqa: BLE001 - worker died past its retries, or the task crashed
         err = "".join(traceback.format_exception(exc)).strip()
-        return JobResult.failed(job, f"job crashed outside the system code: {err}")
+        return JobResult.failed(job, f"job crashed outside the system code: {err}", is_baseline=is_baseline)
+
+
+def _last_line(text: str | None, limit: int) -> str:
+    """The last line of an error text (the exception message), cut to ``limit`` characters."""
+    lines = (text or "").strip().splitlines()
+    return lines[-1][:limit] if lines else ""
 
 
 # --- the flow ------------------------------------------------------------------------------------
@@ -99,13 +105,12 @@ def run_system(system: str, suite: str = "smoke", methods: list[str] | None = No
     while pending:
         for fut in _wait_any(list(pending)):
             job = pending.pop(fut)
-            res = _to_result(fut, job)
-            res.is_baseline = res.is_baseline or job.method in spec.baselines
+            res = _to_result(fut, job, is_baseline=job.method in spec.baselines)
             recorder.record(res, job.key)
             done.append((job.key, res))
             val = res.metrics.get(spec.primary_metric)
             what = f"{spec.primary_metric}={val:.6g}" if res.ok and val is not None else \
-                (res.error or "").strip().splitlines()[-1][:200] if res.error else res.status
+                (_last_line(res.error, 200) or res.status)
             log.info("[%d/%d] %-40s %-6s %s (%.1fs)", len(done), len(jobs), job.key, res.status, what, res.wall_s)
 
     results = [r for _, r in done]
@@ -113,7 +118,8 @@ def run_system(system: str, suite: str = "smoke", methods: list[str] | None = No
     wall = time.perf_counter() - t0
     compute = sum(r.wall_s for r in results)
     n_failed = sum(not r.ok for r in results)
-    metrics = {"n_jobs": len(jobs), "n_ok": len(results) - n_failed, "n_failed": n_failed, "wall_s": wall,
+    n_ok = len(results) - n_failed
+    metrics = {"n_jobs": len(jobs), "n_ok": n_ok, "n_failed": n_failed, "wall_s": wall,
                "job_compute_s": compute, "overhead_s": wall - compute}
     recorder.finish(done, rows, metrics)
 
@@ -123,16 +129,14 @@ def run_system(system: str, suite: str = "smoke", methods: list[str] | None = No
                           description=f"{system} {suite}: each method vs the expert baseline "
                                       f"({spec.primary_metric}); MLflow run {recorder.parent_id}")
     if n_failed:
-        failures = "\n".join(f"- `{r.workload}/{r.method}/s{r.seed}`: "
-                             f"{(r.error or '').strip().splitlines()[-1][:300] if r.error else ''}"
+        failures = "\n".join(f"- `{r.workload}/{r.method}/s{r.seed}`: {_last_line(r.error, 300)}"
                              for r in results if not r.ok)
         create_markdown_artifact(markdown=f"## {n_failed} failed job(s)\n{failures}\n",
                                  key=f"{system}-{suite}-failures".lower().replace("_", "-"))
     log.info("%s/%s finished: %d ok, %d failed in %.1fs (job compute %.1fs)", system, suite,
-             len(results) - n_failed, n_failed, wall, compute)
+             n_ok, n_failed, wall, compute)
     return {
-        "system": system, "suite": suite, "n_jobs": len(jobs), "n_ok": len(results) - n_failed,
-        "n_failed": n_failed, "wall_s": wall, "job_compute_s": compute, "overhead_s": wall - compute,
+        "system": system, "suite": suite, **metrics,
         "mlflow_run_id": recorder.parent_id, "tracking_uri": tracking_uri(), "git_sha": sha, "hardware": hw,
         "geomeans": geomeans(rows), "rows": [r.__dict__ for r in rows], "markdown": md,
         "failed": [{"job": k, "error": r.error} for k, r in done if not r.ok], "status_line": status,

@@ -91,7 +91,7 @@ def _param_value(v: Any) -> str:
 
 
 def _metric_ok(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) or isinstance(v, bool)
+    return isinstance(v, bool) or (isinstance(v, (int, float)) and math.isfinite(v))
 
 
 def _batch(c, run_id: str, metrics: dict[str, float] | None = None, params: dict[str, Any] | None = None,
