@@ -234,7 +234,7 @@ def _consts(fmt: FloatFormat, device: torch.device) -> tuple:
 
 
 BACKENDS = ("eager", "compiled", "native")
-_BACKEND: Backend = os.environ.get("SYSLAB_PRECISION_BACKEND", "eager")  # type: ignore[assignment]
+_BACKEND: Backend = os.environ.get("SYSLAB_PRECISION_BACKEND", "native")  # type: ignore[assignment]
 if _BACKEND not in BACKENDS:
     raise ValueError(f"SYSLAB_PRECISION_BACKEND must be one of {', '.join(BACKENDS)}, got {_BACKEND!r}")
 _COMPILED = None

@@ -54,7 +54,8 @@ def test_training_under_the_native_backend_is_bit_identical(method, r):
             torch.manual_seed(0)
             net = build_model("resnet18")
             a = build_assignment(method, trace(net, (1, 8, 8), 64), r)
-            res = train(net, a, data, TrainConfig(model="resnet18", epochs=2, batch_size=64, lr=0.05, seed=1))
+            res = train(net, a, data, TrainConfig(model="resnet18", epochs=2, batch_size=64, lr=0.05, seed=1,
+                                                     backend=backend))
         finally:
             floatfmt.set_backend(prev)
         params = torch.cat([p.detach().flatten() for p in net.state_dict().values() if p.is_floating_point()])
