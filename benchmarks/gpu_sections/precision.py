@@ -49,8 +49,9 @@ def _overhead(ctx, side: int, batch: int, width: float, rounds: int, compiled: b
     net, g = _model_and_graph(side, batch, width, dev, model)
     x = torch.randn(batch, 1, side, side, device=dev)
     y = torch.randint(0, 10, (batch,), device=dev)
-    variants = [("fp32", Assignment.fp32(g), "eager"), ("pi_unif(lo) eager", unif_lo(g), "eager"),
-                ("pi_op eager", pi_op(g), "eager")]
+    variants = [("fp32", Assignment.fp32(g), "eager"), ("pi_unif(lo) eager", unif_lo(g), "eager")]
+    if not ctx.tiny:
+        variants.append(("pi_op eager", pi_op(g), "eager"))
     if compiled:
         variants += [("pi_unif(lo) compiled", unif_lo(g), "compiled"), ("pi_op compiled", pi_op(g), "compiled")]
     steps = {}
@@ -123,7 +124,9 @@ def _memory(ctx, side: int, batch: int, width: float, model: str = "resnet18") -
     x = torch.randn(batch, 1, side, side, device=dev)
     y = torch.randint(0, 10, (batch,), device=dev)
     rows = []
-    for label, a in (("fp32", Assignment.fp32(g)), ("pi_op", pi_op(g)), ("pi_unif(lo)", unif_lo(g))):
+    assignments = [("pi_unif(lo)", unif_lo(g))] if ctx.tiny else \
+        [("fp32", Assignment.fp32(g)), ("pi_op", pi_op(g)), ("pi_unif(lo)", unif_lo(g))]
+    for label, a in assignments:
         if ctx.time_left() < 10:
             break
         out = {}
@@ -175,7 +178,8 @@ def _accuracy(ctx, width: float, epochs: int, train_size: int, rs: tuple[float, 
     dev = ctx.device
     data = load("contrast", train_size=train_size, test_size=min(1000, train_size))
     data = tuple(t.to(dev) for t in data)
-    runs = [("fp32", None), ("pi-op", None), ("unif-lo", None)] + [("ours", r) for r in rs]
+    runs = ([("fp32", None)] if ctx.tiny else [("fp32", None), ("pi-op", None), ("unif-lo", None)]) + \
+        [("ours", r) for r in rs]
     rows = []
     backend = "compiled" if dev.startswith("cuda") and not ctx.tiny else "eager"
     for method, r in runs:
@@ -203,7 +207,7 @@ def _accuracy(ctx, width: float, epochs: int, train_size: int, rs: tuple[float, 
 
 def run(ctx) -> None:
     if ctx.tiny:
-        _overhead(ctx, side=8, batch=8, width=1.0, rounds=2, compiled=False, model="tiny")
+        _overhead(ctx, side=8, batch=8, width=1.0, rounds=1, compiled=False, model="tiny")
         _memory(ctx, side=8, batch=8, width=1.0, model="tiny")
         _accuracy(ctx, width=1.0, epochs=1, train_size=64, rs=(0.5,), model="tiny")
         return

