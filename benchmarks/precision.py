@@ -51,11 +51,21 @@ def bench_jobs(quick: bool, stress: bool = False) -> dict[str, list]:
     return out
 
 
-def run_all(groups: dict[str, list], workers: int, save_to: Path | None = None, log=print) -> dict[str, list]:
+def run_all(groups: dict[str, list], workers: int, save_to: Path | None = None, log=print,
+            reuse: dict[str, list] | None = None) -> dict[str, list]:
     """Run every job (``workers`` processes); the results so far are saved after every job, so an
-    interrupted run still renders (``--report-only``) what it measured."""
-    flat = [(g, j) for g, js in groups.items() for j in js]
-    res: dict[str, list] = {g: [] for g in groups}
+    interrupted run still renders (``--report-only``) what it measured. ``reuse``: stored results of an
+    earlier run (``--resume``) whose job key matches are kept instead of re-running the job."""
+    from systems.core import Job
+
+    def key(r) -> str:
+        return Job(r.system, r.workload, r.method, r.seed, r.suite, dict(r.job_params or {})).key
+
+    old = {g: {key(r): r for r in rs if r.ok} for g, rs in (reuse or {}).items()}
+    res: dict[str, list] = {g: [old[g][j.key] for j in js if j.key in old.get(g, {})] for g, js in groups.items()}
+    if any(res.values()):
+        log(f"reusing {sum(map(len, res.values()))} stored results (--resume)", flush=True)
+    flat = [(g, j) for g, js in groups.items() for j in js if j.key not in old.get(g, {})]
     t0 = time.perf_counter()
     with ProcessPoolExecutor(max_workers=workers) as ex:
         for i, ((g, job), r) in enumerate(zip(flat, ex.map(_execute, [j for _, j in flat])), 1):
@@ -230,6 +240,7 @@ def report(d: Path, quick: bool) -> str:
     rows = rows_by_variant(res["sweep"])
     workloads = list(dict.fromkeys(r.workload for r in res["sweep"]))
     L = [common.header("precision: mixed-precision assignments with emulated 8-bit floats", meta["command"], meta),
+         (meta["note"] + "\n\n") if meta.get("note") else "",
          f"{meta['jobs']} training jobs ({meta['workers']} processes, 1 torch thread each; CPU time summed over "
          f"jobs {meta['job_cpu_s']:.0f} s, wall {meta['train_wall_s']:.0f} s). Seeds {meta['seeds']} are **paired**: "
          "the same seed gives every method the same initialisation and data order. Accuracy = final test accuracy, "
@@ -262,7 +273,34 @@ def report(d: Path, quick: bool) -> str:
     L.append(common.md_table(["workload", "π_op acc %", "π_op low share", "best matched r", "its acc %",
                               "paired diff vs π_op, points", "its low share", "low-share ratio vs π_op (paper: > 2×)",
                               "total memory reduction", "cap M(π_op)/M(π_unif(lo))"], hrows))
-    L += ["", "## Where low precision hurts, and the r-sweep", ""]
+    L += ["", "Reading (computed from the rows below):", ""]
+    for w in workloads:
+        fp = next((r for r in rows if r.workload == w and r.method == "fp32"), None)
+        lo = next((r for r in rows if r.workload == w and r.method == "unif-lo"), None)
+        if fp and lo and fp.accuracy and lo.accuracy:
+            dl = paired_diff(lo.accuracy, fp.accuracy)
+            seeds = [s for s in sorted(lo.accuracy) if s in fp.accuracy]
+            lower = sum(1 for s in seeds if lo.accuracy[s] < fp.accuracy[s] - 0.005)
+            ci = "entirely below 0" if dl.hi < 0 else ("includes 0" if dl.lo <= 0 else "entirely above 0")
+            L.append(f"- {w}: π_unif(lo) − FP32 = {dl.fmt()} points (paired 95% CI, {ci}); π_unif(lo) is more than "
+                     f"half a point lower on {lower} of {len(seeds)} seeds (" +
+                     ", ".join(f"{_pts(lo.accuracy[s])} vs {_pts(fp.accuracy[s])}" for s in seeds) + ").")
+    import json as _json
+
+    lo_acc = {(x.workload, x.seed): x.metrics.get("accuracy") for x in res["sweep"]
+              if x.ok and x.method == "unif-lo" and "accuracy" in x.metrics}
+    for x in res["sweep"]:
+        if x.ok and x.method.startswith("ours") and x.metrics.get("promotions", 0) > 0:
+            pr = _json.loads(x.params.get("promoted", "[]") or "[]")
+            ref = lo_acc.get((x.workload, x.seed))
+            L.append(f"- promotion: {x.workload} {x.method}(r={(x.job_params or {}).get('r')}) seed {x.seed} promoted "
+                     f"{', '.join(f'`{t}`' for t in pr)} (overflow ratio ≥ θ) and reached {_pts(x.metrics['accuracy'])}%"
+                     + (f" where π_unif(lo), the same assignment without promotion, reached {_pts(ref)}%." if ref is not None
+                        and (x.job_params or {}).get("r") == 1.0 else "."))
+    L += ["", "## Where low precision hurts, and the r-sweep", "",
+          "`skipped (r-window)`: the groups chosen for that r hold an element share outside [r, r + 0.1], so the "
+          "run is not trained (the authors' rule). A net with few groups (the tiny CNN has 4) admits few r, and "
+          "the smallest-first ablation at r = 0.6 reaches 1.0 there, so it is skipped too.", ""]
     for w in workloads:
         h = heads.get(w)
         fp = next((r for r in rows if r.workload == w and r.method == "fp32"), None)
@@ -276,9 +314,10 @@ def report(d: Path, quick: bool) -> str:
             tab.append([_label(r), r.acc.fmt() if r.accuracy else "skipped (r-window)",
                         "-" if d_fp is None else d_fp.fmt(), "-" if d_op is None else d_op.fmt(),
                         f"{r.low_share:.3f}", "-" if r.achieved_share is None else f"{r.achieved_share:.3f}",
-                        f"{r.memory_mb:.2f}", f"{len(r.accuracy)}/{r.skipped}/{r.diverged}/{r.converged}"])
+                        f"{r.memory_mb:.2f}", f"{r.promotions:.1f}",
+                        f"{len(r.accuracy)}/{r.skipped}/{r.diverged}/{r.converged}"])
         L.append(common.md_table(["method", "acc % (mean ± CI)", "vs FP32, points", "vs π_op, points",
-                                  "low share", "element share (r-window)", "memory MB",
+                                  "low share", "element share (r-window)", "memory MB", "promotions",
                                   "seeds run/skipped/diverged/converged"], tab))
         L.append("")
     if res.get("rounding"):
@@ -287,9 +326,9 @@ def report(d: Path, quick: bool) -> str:
         tab = []
         for r in er:
             base = next((x for x in rows if (x.workload, x.method, x.r) == (r.workload, r.method, r.r)), None)
-            d = paired_diff(r.accuracy, base.accuracy) if base else None
+            dd = paired_diff(r.accuracy, base.accuracy) if base else None
             tab.append([r.workload, _label(r), base.acc.fmt() if base and base.accuracy else "-",
-                        r.acc.fmt() if r.accuracy else "skipped", "-" if d is None else d.fmt()])
+                        r.acc.fmt() if r.accuracy else "skipped", "-" if dd is None else dd.fmt()])
         L.append(common.md_table(["workload", "method", "away (default) acc %", "even acc %",
                                   "paired diff even − away, points"], tab))
         L.append("")
@@ -369,6 +408,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = common.parser("precision", __doc__.splitlines()[0])
     ap.add_argument("--workers", type=int, default=2, help="training processes at once (1 torch thread each)")
     ap.add_argument("--stress", action="store_true", help="also the promotion stress runs (inputs x16)")
+    ap.add_argument("--resume", action="store_true", help="keep stored results of jobs with the same key")
     ap.add_argument("--measure-only", action="store_true",
                     help="only the overhead and memory measurements (keeps the stored training results)")
     args = ap.parse_args(argv)
@@ -388,7 +428,13 @@ def main(argv: list[str] | None = None) -> int:
         groups = bench_jobs(args.quick, args.stress)
         info = common.machine()
         t0 = time.perf_counter()
-        res = run_all(groups, args.workers, d / "precision" / "results.json")
+        reuse = None
+        if args.resume and (d / "precision" / "results.json").exists():
+            from systems.core import JobResult
+
+            reuse = {g: [JobResult.from_dict(x) for x in v]
+                     for g, v in common.load(d / "precision" / "results.json").items()}
+        res = run_all(groups, args.workers, d / "precision" / "results.json", reuse=reuse)
         train_wall = time.perf_counter() - t0
         common.save(d / "precision" / "results.json", {g: [r.to_dict() for r in v] for g, v in res.items()})
         from systems.core import get_system

@@ -186,6 +186,8 @@ class Row:
     """Seeds skipped by the r-window."""
     achieved_share: float | None = None
     """Element share of the chosen groups (what the r-window checks)."""
+    promotions: float = 0.0
+    """Tensors promoted to high precision (mean over the seeds that ran)."""
 
     @property
     def acc(self) -> Interval:
@@ -208,7 +210,8 @@ def rows_by_variant(results: list[JobResult]) -> list[Row]:
         out.append(Row(w, m, rr, os_, acc, mean(share), mean(mem),
                        sum(1 for x in ran if x.metrics.get("diverged", 0) >= 0.5),
                        sum(1 for x in ran if x.metrics.get("converged", 0) >= 0.5), len(rs) - len(ran),
-                       mean(ach) if ach else None))
+                       mean(ach) if ach else None,
+                       mean([x.metrics.get("promotions", 0.0) for x in ran]) if ran else 0.0))
     return out
 
 

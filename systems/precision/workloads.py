@@ -106,8 +106,10 @@ SUITES: dict[str, Suite] = {
     "full": _suite(("mnist-resnet18", "mnist-mobilenetv2", "mnist-shufflenetv2", "mnist-squeezenet"), METHODS,
                    tuple(round(0.1 * i, 1) for i in range(11)), (0.4, 0.7, 1.0), epochs=15, seeds=(0, 1, 2)),
 }
-SUITES["bench"] = _bench(("contrast-tiny", "digits-resnet18", "contrast-resnet18"), 10, BENCH_RS, (0.6,),
+SUITES["bench"] = _bench(("contrast-tiny", "digits-resnet18"), 10, BENCH_RS, (0.6,),
                          "benchmark: paired seeds, r-sweep with ablations on the task where 8 bits hurt and digits")
+SUITES["bench-large"] = _bench(("contrast-resnet18",), 10, BENCH_RS, (0.6,),
+                               "the same on ResNet-18 (~200 s per FP32 job on one CPU thread; for a longer run or a GPU)")
 SUITES["bench-quick"] = Suite(grid(("contrast-tiny",), ("fp32", "pi-op", "unif-lo", "ours", "ours-smallest-first"),
                                    overrides={"epochs": 4, "train_size": 2000},
                                    variants={"ours": [{"r": 0.6}, {"r": 1.0}], "ours-smallest-first": [{"r": 0.6}]}),

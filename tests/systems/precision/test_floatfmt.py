@@ -9,8 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from systems.precision import quantize
-from systems.precision.floatfmt import (BF16, FP_4_3_4, FP_5_2_0, FP_6_9_0, FloatFormat, overflow_stats,
-                                        quantize_count, quantize_fmt)
+from systems.precision.floatfmt import (BF16, FP_4_3_4, FP_5_2_0, FP_6_9_0, FloatFormat, quantize_count, quantize_fmt)
 
 
 def _bits(t):
