@@ -36,7 +36,7 @@ BUILTINS = ("Machine", "len", "min", "max", "abs") + ALL_PROC_KINDS
 
 @lru_cache(maxsize=1)
 def _parser() -> Lark:
-    text = (Path(__file__).with_name("grammar.lark")).read_text()
+    text = (Path(__file__).with_name("grammar_legacy.lark")).read_text()
     return Lark(text, parser="lalr", propagate_positions=True, maybe_placeholders=True)
 
 
