@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from systems.core import Job, JobResult, hardware_description
-from systems.mapper.apps import get_app
+from systems.mapper.apps import app_machine, get_app
 from systems.mapper.dsl import MapperCompileError, MapperError, MappingError, compile_mapper
-from systems.mapper.machine import Machine, get_machine
+from systems.mapper.machine import Machine
 from systems.mapper.sim import SimRuntimeError, lower_bound, simulate
 
 STATUSES = ("ok", "compile_error", "mapping_error", "runtime_error")
@@ -67,16 +67,18 @@ class Outcome:
         return d
 
 
-def evaluate_mapper(text: str, app: str, machine: Machine | str | None = None, **size) -> Outcome:
-    """Compile ``text``, simulate benchmark ``app`` (sizes ``**size``) on ``machine``; never raises for bad mappers."""
+def evaluate_mapper(text: str, app: str, machine: Machine | str | None = None, dialect: str = "real",
+                    **size) -> Outcome:
+    """Compile ``text`` (``dialect``: real, the default, or extended), simulate benchmark ``app`` (sizes
+    ``**size``) on ``machine`` (default: the benchmark's own); never raises for bad mappers."""
     t0 = time.perf_counter()
-    m = get_machine(machine)
+    m = app_machine(app, machine)
     the_app = get_app(app, m, **size)
     bound = lower_bound(the_app, m)
     lb = bound["lower_bound_s"]
     base = dict(app=app, machine=m.name, lower_bound_s=lb)
     try:
-        mapper = compile_mapper(text)
+        mapper = compile_mapper(text, dialect)
         result = simulate(the_app, mapper, m)
     except MapperCompileError as exc:
         return Outcome("compile_error", str(exc), exc.line, exc.column, exc.kind, eval_s=time.perf_counter() - t0, **base)

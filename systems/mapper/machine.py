@@ -8,6 +8,7 @@ the run settings quoted in the paper notes (4 GPUs per node, ~15 GB framebuffer,
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass, field
 
 PROC_KINDS = ("CPU", "GPU", "OMP")
@@ -62,12 +63,15 @@ class Memory:
 class Machine:
     """A cluster of identical nodes. Every field can be changed to model another machine."""
 
-    name: str = "2x4"
-    """Name used in listings and results."""
+    name: str = "2n4g"
+    """Name used in listings and results (``{ranks}n{gpus}g``, plus ``{r}r`` when ranks share a node)."""
     nodes: int = 2
-    """Number of nodes."""
+    """Number of Legion address spaces (ranks). ``Machine(GPU)`` is ``(nodes, gpus_per_node)``."""
     gpus_per_node: int = 4
-    """GPUs per node (``-ll:gpu 4``)."""
+    """GPUs per rank (``-ll:gpu 4``)."""
+    ranks_per_node: int = 1
+    """Ranks sharing one physical node (DISTAL's Johnson/COSMA runs use 4 ranks of 1 GPU per node:
+    ``jsrun -a 4``). Ranks on one physical node copy over intra-node links, not the network."""
     cpus_per_node: int = 4
     """CPU processors (cores given to Legion) per node (``-ll:cpu 4``)."""
     omps_per_node: int = 1
@@ -113,8 +117,17 @@ class Machine:
     task_overhead: dict = field(default_factory=lambda: {"GPU": 25e-6, "CPU": 10e-6, "OMP": 30e-6})
     """Runtime overhead per task launch by processor kind (mapping, kernel launch)."""
 
+    @property
+    def physical_nodes(self) -> int:
+        """Physical nodes (ranks / ranks per node, rounded up)."""
+        return -(-self.nodes // self.ranks_per_node)
+
+    def same_host(self, a: int, b: int) -> bool:
+        """True when ranks ``a`` and ``b`` run on the same physical node."""
+        return a // self.ranks_per_node == b // self.ranks_per_node
+
     def count(self, kind: str) -> int:
-        """Processors of ``kind`` per node."""
+        """Processors of ``kind`` per rank."""
         return {"GPU": self.gpus_per_node, "CPU": self.cpus_per_node, "OMP": self.omps_per_node}.get(kind, 0)
 
     def with_(self, **changes) -> "Machine":
@@ -123,45 +136,73 @@ class Machine:
 
     def describe(self) -> str:
         gb = 1e9
-        return (f"machine {self.name}: {self.nodes} node(s) x ({self.gpus_per_node} GPU, {self.cpus_per_node} CPU, "
+        ranks = (f" ({self.ranks_per_node} ranks per physical node, {self.physical_nodes} physical node(s))"
+                 if self.ranks_per_node > 1 else "")
+        return (f"machine {self.name}: {self.nodes} rank(s){ranks} x ({self.gpus_per_node} GPU, {self.cpus_per_node} CPU, "
                 f"{self.omps_per_node} OMP); FBMEM {self.fb_bytes / gb:.1f} GB per GPU, ZCMEM {self.zc_bytes / gb:.1f} GB, "
-                f"SYSMEM {self.sys_bytes / gb:.0f} GB per node; GPU {self.gpu_flops / 1e12:.1f} TFLOP/s, "
+                f"SYSMEM {self.sys_bytes / gb:.0f} GB per rank; GPU {self.gpu_flops / 1e12:.1f} TFLOP/s, "
                 f"FB {self.fb_bw / 1e9:.0f} GB/s, NVLink {self.nvlink_bw / 1e9:.0f} GB/s, PCIe {self.pcie_bw / 1e9:.0f} GB/s, "
                 f"network {self.nic_bw / 1e9:.0f} GB/s")
 
 
 def default_machine() -> Machine:
-    """2 nodes x 4 GPUs, the paper's per-node run settings."""
+    """2 ranks (nodes) x 4 GPUs, the paper's per-node run settings."""
     return Machine()
 
 
-MACHINES = {
-    "2x4": lambda: Machine(),
-    "1x4": lambda: Machine(name="1x4", nodes=1),
-    "1x1": lambda: Machine(name="1x1", nodes=1, gpus_per_node=1),
-    "1x2": lambda: Machine(name="1x2", nodes=1, gpus_per_node=2),
-    "2x1": lambda: Machine(name="2x1", gpus_per_node=1),
-    "2x2": lambda: Machine(name="2x2", gpus_per_node=2),
-    "4x4": lambda: Machine(name="4x4", nodes=4),
-    "2x4-small-fb": lambda: Machine(name="2x4-small-fb", fb_bytes=2 * 2**30),
-}
-"""Named machines (``NxG`` = N nodes x G GPUs per node)."""
+_SHAPE = re.compile(r"(\d+)n(\d+)g(?:(\d+)r)?")
+_LEGACY = re.compile(r"(\d+)x(\d+)")
 
 
-def get_machine(name: str | Machine | None = None) -> Machine:
-    """A named machine (``2x4`` default); unknown names fail listing the known ones."""
-    if name is None:
-        return default_machine()
+def machine_name(nodes: int, gpus: int, ranks_per_node: int = 1) -> str:
+    """The canonical name of a shape: ``2n4g``, ``8n1g4r``."""
+    return f"{nodes}n{gpus}g" + (f"{ranks_per_node}r" if ranks_per_node > 1 else "")
+
+
+def parse_shape(name: str) -> tuple[int, int, int] | None:
+    """``(ranks, gpus per rank, ranks per physical node)`` of ``NnGg[Rr]`` (or the older ``NxG``), else None."""
+    m = _SHAPE.fullmatch(name)
+    if m:
+        n, g, r = int(m.group(1)), int(m.group(2)), int(m.group(3) or 1)
+    else:
+        m = _LEGACY.fullmatch(name)
+        if not m:
+            return None
+        n, g, r = int(m.group(1)), int(m.group(2)), 1
+    if n < 1 or g < 1 or r < 1:
+        return None
+    return n, g, r
+
+
+def get_machine(name: str | Machine | None = None, base: Machine | None = None,
+                ranks_per_node: int | None = None) -> Machine:
+    """A machine by shape name, applied to ``base`` (a benchmark's own machine: its CPU/OMP counts and
+    memory sizes) or to the default machine.
+
+    Names: ``NnGg`` = N ranks x G GPUs per rank (one rank per physical node), ``NnGgRr`` = R ranks per
+    physical node (``8n1g4r``: 2 physical nodes of 4 single-GPU ranks); the older ``NxG`` = ``NnGg``;
+    ``2x4-small-fb`` has 2 GiB framebuffers. ``ranks_per_node`` overrides the name's R.
+    """
     if isinstance(name, Machine):
-        return name
-    if name in MACHINES:
-        return MACHINES[name]()
-    import re
-
-    m = re.fullmatch(r"(\d+)x(\d+)", name)
-    if m and int(m.group(1)) >= 1 and int(m.group(2)) >= 1:
-        return Machine(name=name, nodes=int(m.group(1)), gpus_per_node=int(m.group(2)))
-    raise ValueError(f"unknown machine {name!r}; known: {', '.join(MACHINES)} (or any NxG, e.g. 4x2)")
+        m = name
+    else:
+        b = base if base is not None else default_machine()
+        if name is None:
+            m = b
+        elif name == "2x4-small-fb":
+            m = b.with_(name="2x4-small-fb", nodes=2, gpus_per_node=4, ranks_per_node=1, fb_bytes=2 * 2**30)
+        else:
+            shape = parse_shape(name)
+            if shape is None:
+                raise ValueError(f"unknown machine {name!r}; use NnGg (N ranks x G GPUs, e.g. 2n4g), NnGgRr "
+                                 "(R ranks per physical node, e.g. 8n1g4r), NxG, or 2x4-small-fb")
+            n, g, r = shape
+            m = b.with_(name=machine_name(n, g, r), nodes=n, gpus_per_node=g, ranks_per_node=r)
+    if ranks_per_node is not None and ranks_per_node != m.ranks_per_node:
+        if ranks_per_node < 1:
+            raise ValueError(f"ranks per node must be >= 1, got {ranks_per_node}")
+        m = m.with_(ranks_per_node=ranks_per_node, name=machine_name(m.nodes, m.gpus_per_node, ranks_per_node))
+    return m
 
 
 class MachineLayout:

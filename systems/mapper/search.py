@@ -215,9 +215,9 @@ def search(app: str, optimizer: str, iterations: int = 10, seed: int = 0, feedba
     validate(optimizer, iterations, feedback, wall_s)
     info = OPTIMIZERS[optimizer]
     level = feedback if info.reads_feedback else "score"
-    from systems.mapper.machine import get_machine
+    from systems.mapper.apps import app_machine
 
-    machine = get_machine(machine)
+    machine = app_machine(app, machine)
     size = dict(size or {})
     app_obj = _load_app(app, machine, size)
     space = MapperSpace(app_obj)
