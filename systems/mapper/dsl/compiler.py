@@ -314,7 +314,7 @@ class Program:
             try:
                 self._run(st)
             except DSLRuntimeError as exc:
-                raise MapperCompileError(exc.kind, f"line {st.line}: {exc.message}", st.line, st.column) from None
+                raise MapperCompileError(exc.kind, f"{exc.message}", st.line, st.column) from None
             except MappingError as exc:
                 raise MapperCompileError(exc.kind, exc.message, exc.line, exc.column) from None
 
@@ -1074,7 +1074,7 @@ class _Compiler:
             elif st.kind == "assign":
                 self._names_defined(d["node"], set(symbols), None, st.line, "top")
                 if d["name"] in symbols:
-                    raise MapperCompileError("redefined_name", f"line {st.line}: AssignNode multiple {d['name']} cause "
+                    raise MapperCompileError("redefined_name", f"AssignNode multiple {d['name']} cause "
                                              "conflicts in global_symbol!", st.line, st.column)
                 symbols[d["name"]] = "var"
             elif st.kind == "print":
@@ -1085,14 +1085,14 @@ class _Compiler:
                 f = d["func"]
                 if f not in symbols:
                     hint = " (it is defined later; define functions before the map statement)" if f in m.functions else ""
-                    raise MapperCompileError("undefined_name", f"line {st.line}: {what}'s function undefined: {f}{hint}",
+                    raise MapperCompileError("undefined_name", f"{what}'s function undefined: {f}{hint}",
                                              st.line, d["fcol"])
                 if symbols[f] != "func":
-                    raise MapperCompileError("undefined_name", f"line {st.line}: {what}'s mapping function is undefined: "
+                    raise MapperCompileError("undefined_name", f"{what}'s mapping function is undefined: "
                                              f"{f} is a variable", st.line, d["fcol"])
                 fd = m.functions[f]
                 if not (len(fd.params) == 1 and fd.params[0][0] == "Task"):
-                    raise MapperCompileError("arg_count", f"line {st.line}: Entry mapping function's definition must be "
+                    raise MapperCompileError("arg_count", f"Entry mapping function's definition must be "
                                              f"like func(Task t): {f} takes "
                                              f"({', '.join(' '.join(x) for x in fd.params)})", st.line, d["fcol"])
                 reachable.append(f)
@@ -1146,7 +1146,7 @@ class _Compiler:
             if name == "Machine" or name in scope or (globals_anywhere is not None and name in globals_anywhere):
                 return
             place = "at top level" if globals_anywhere is None else f"in function {where}"
-            raise MapperCompileError("undefined_name", f"line {e.line}: {name} not found ({place}: it is not a "
+            raise MapperCompileError("undefined_name", f"{name} not found ({place}: it is not a "
                                      "parameter, a local assigned before this line or a global)", e.line, e.column)
         if e.rule == "expr" and e.alt == 29:  # comprehension binds its variable in the body
             self._names_defined(e.children[6], scope, globals_anywhere, line, where, calls)
@@ -1162,7 +1162,7 @@ class _Compiler:
                 items = self._expr_list(e.children[2])
                 has_unpack = any(isinstance(x, Node) and x.rule == "expr" and x.alt == 28 for x in items)
                 if fd is not None and not has_unpack and len(items) != len(fd.params):
-                    raise MapperCompileError("arg_count", f"line {e.line}: argument number mismatch! {fname} takes "
+                    raise MapperCompileError("arg_count", f"argument number mismatch! {fname} takes "
                                              f"{len(fd.params)} argument(s), got {len(items)}", e.line, e.column)
                 if fd is not None and calls is not None:
                     calls.append(fname)
@@ -1173,7 +1173,7 @@ class _Compiler:
                 items = self._expr_list(e.children[2])
                 has_unpack = any(isinstance(x, Node) and x.rule == "expr" and x.alt == 28 for x in items)
                 if arity is not None and not has_unpack and len(items) != arity:
-                    raise MapperCompileError("arg_count", f"line {e.line}: argument number mismatch! .{api}() takes "
+                    raise MapperCompileError("arg_count", f"argument number mismatch! .{api}() takes "
                                              f"{arity} argument(s), got {len(items)}", e.line, e.column)
         for c in e.children:
             if isinstance(c, Node):
