@@ -1,8 +1,10 @@
 """Machine model: nodes x (CPU cores, OpenMP groups, GPUs), their memories, and the links between them.
 
-All figures are per device and in SI units (bytes, bytes/s, flop/s, seconds). The defaults follow
-the run settings quoted in the paper notes (4 GPUs per node, ~15 GB framebuffer, ~2 GB zero-copy,
-~150 GB system memory) and public figures of a P100-class GPU node (see docs/mapper-model.md).
+All figures are per device and in SI units (bytes, bytes/s, flop/s, seconds). Sizes follow the run
+settings of the experts' scripts (``-ll:gpu 4 -ll:fsize 15000 -ll:zsize 2048 -ll:csize 150000``); rates
+are spec-sheet figures of the machine those scripts target, LLNL Lassen (``bsub``/``jsrun``): per node
+2 IBM POWER9 (22 cores, 3.45 GHz), 4 NVIDIA V100 SXM2 16 GB, NVLink 2.0 between GPUs and to the CPUs,
+dual-rail EDR InfiniBand. Each constant names its source; [ours] marks order-of-magnitude choices.
 """
 
 from __future__ import annotations
@@ -88,34 +90,37 @@ class Machine:
     """Registered (RDMA) memory per node (``-ll:rsize 512`` MB)."""
     sock_bytes: int = 75_000 * 2**20
     """Socket-local memory per node (one NUMA domain, half the system memory)."""
-    gpu_flops: float = 4.7e12
-    """GPU peak (P100 double precision)."""
-    cpu_flops: float = 35e9
-    """One CPU core's peak (2.2 GHz x 16 double-precision flop/cycle)."""
-    fb_bw: float = 732e9
-    """GPU <-> own framebuffer bandwidth (HBM2)."""
-    zc_gpu_bw: float = 11e9
-    """GPU reading/writing zero-copy memory across PCIe (in-kernel access)."""
-    sys_core_bw: float = 10e9
-    """One CPU core's bandwidth to system memory."""
-    sys_omp_bw: float = 60e9
-    """An OpenMP group's bandwidth to system memory (one socket)."""
+    gpu_flops: float = 7.8e12
+    """GPU peak: V100 SXM2 double precision, 7.8 TFLOP/s (NVIDIA V100 datasheet)."""
+    cpu_flops: float = 27.6e9
+    """One POWER9 core: 3.45 GHz x 8 double-precision flop/cycle (two 128-bit VSX FMA pipes)."""
+    fb_bw: float = 900e9
+    """GPU <-> own framebuffer: V100 HBM2, 900 GB/s (datasheet)."""
+    zc_gpu_bw: float = 75e9
+    """GPU reading/writing zero-copy (pinned host) memory in a kernel: over the GPU's NVLink 2.0 link to
+    its POWER9 socket, 3 bricks x 25 GB/s = 75 GB/s per direction (IBM AC922 / Lassen node diagrams)."""
+    sys_core_bw: float = 8.5e9
+    """One core's share of a POWER9 socket's memory bandwidth: 8 DDR4-2666 channels = 170 GB/s over 20 cores."""
+    sys_omp_bw: float = 85e9
+    """An OpenMP group (``-ll:othr 10``): 10 cores' share of the socket bandwidth."""
     sock_bonus: float = 1.15
-    """Bandwidth factor of SOCKMEM over SYSMEM for CPU/OMP (NUMA-local)."""
-    nvlink_bw: float = 35e9
-    """GPU <-> GPU peer copy bandwidth inside a node."""
-    pcie_bw: float = 12e9
-    """Framebuffer <-> host memory copy bandwidth (per GPU, per direction)."""
-    host_copy_bw: float = 8e9
-    """Host memory <-> host memory copy bandwidth inside a node (per node)."""
-    nic_bw: float = 12e9
-    """Inter-node bandwidth per node and direction (EDR InfiniBand)."""
+    """Bandwidth factor of SOCKMEM over SYSMEM for CPU/OMP (NUMA-local vs interleaved) [ours]."""
+    nvlink_bw: float = 75e9
+    """GPU <-> GPU peer copies inside a node: NVLink 2.0, 3 bricks = 75 GB/s per direction (pairs on
+    different sockets cross the 64 GB/s X-bus, which the model does not distinguish)."""
+    host_link_bw: float = 75e9
+    """Framebuffer <-> host memory copies per GPU and direction: the GPU's NVLink 2.0 link to its socket."""
+    host_copy_bw: float = 20e9
+    """Host memory <-> host memory copies inside a node (Realm's DMA threads) [ours, order of magnitude]."""
+    nic_bw: float = 25e9
+    """Inter-node bandwidth per physical node and direction: dual-rail EDR InfiniBand, 2 x 100 Gb/s."""
     intra_latency: float = 8e-6
-    """Fixed cost of one intra-node copy (DMA setup, Realm event)."""
+    """Fixed cost of one intra-node copy (DMA setup, Realm event) [ours, order of magnitude]."""
     inter_latency: float = 20e-6
-    """Fixed cost of one inter-node copy."""
+    """Fixed cost of one inter-node copy (network round trip plus Realm events) [ours, order of magnitude]."""
     task_overhead: dict = field(default_factory=lambda: {"GPU": 25e-6, "CPU": 10e-6, "OMP": 30e-6})
-    """Runtime overhead per task launch by processor kind (mapping, kernel launch)."""
+    """Runtime overhead per task launch by processor kind (mapping, kernel launch): Legion's tens of
+    microseconds per task [ours, order of magnitude]."""
 
     @property
     def physical_nodes(self) -> int:
@@ -141,7 +146,7 @@ class Machine:
         return (f"machine {self.name}: {self.nodes} rank(s){ranks} x ({self.gpus_per_node} GPU, {self.cpus_per_node} CPU, "
                 f"{self.omps_per_node} OMP); FBMEM {self.fb_bytes / gb:.1f} GB per GPU, ZCMEM {self.zc_bytes / gb:.1f} GB, "
                 f"SYSMEM {self.sys_bytes / gb:.0f} GB per rank; GPU {self.gpu_flops / 1e12:.1f} TFLOP/s, "
-                f"FB {self.fb_bw / 1e9:.0f} GB/s, NVLink {self.nvlink_bw / 1e9:.0f} GB/s, PCIe {self.pcie_bw / 1e9:.0f} GB/s, "
+                f"FB {self.fb_bw / 1e9:.0f} GB/s, GPU-GPU {self.nvlink_bw / 1e9:.0f} GB/s, GPU-host {self.host_link_bw / 1e9:.0f} GB/s, "
                 f"network {self.nic_bw / 1e9:.0f} GB/s")
 
 

@@ -479,19 +479,19 @@ class _Sim:
             if ms.kind == "FBMEM" and md.kind == "FBMEM":
                 return m.nvlink_bw, lat, (("gout", ms.node, ms.local), ("gin", md.node, md.local))
             if ms.kind == "FBMEM":
-                return m.pcie_bw, lat, (("d2h", ms.node, ms.local),)
+                return m.host_link_bw, lat, (("d2h", ms.node, ms.local),)
             if md.kind == "FBMEM":
-                return m.pcie_bw, lat, (("h2d", md.node, md.local),)
+                return m.host_link_bw, lat, (("h2d", md.node, md.local),)
             return m.host_copy_bw, lat, (("hcpy", host),)
         hs, hd = ms.node // m.ranks_per_node, md.node // m.ranks_per_node
         res = [("nic_out", hs), ("nic_in", hd)]
         bw = m.nic_bw
         if ms.kind == "FBMEM":
             res.append(("d2h", ms.node, ms.local))
-            bw = min(bw, m.pcie_bw)
+            bw = min(bw, m.host_link_bw)
         if md.kind == "FBMEM":
             res.append(("h2d", md.node, md.local))
-            bw = min(bw, m.pcie_bw)
+            bw = min(bw, m.host_link_bw)
         return bw, m.inter_latency, tuple(res)
 
     def _copy(self, src: int, dst: int, nbytes: float, ready: float, piece: int, commit: bool = True):
