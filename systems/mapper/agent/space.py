@@ -216,7 +216,9 @@ class MapperSpace:
         # piece by piece, so they are placed by one function (as every expert mapper does)
         groups: dict[tuple, list] = {}
         for t in gpu_tasks:
-            if getattr(t, "index_launch", False):
+            # SAME_ADDRESS_SPACE launches (DISTAL's task_5 in Cannon/SUMMA/PUMMA) stay on their parent's
+            # node: a machine-wide placement function cannot apply to them
+            if getattr(t, "index_launch", False) and not getattr(t, "local", False):
                 groups.setdefault(tuple(getattr(t, "launch_shape", None) or ()), []).append(t)
         for shape, ts in groups.items():
             dims = launch_dims(ts[0])

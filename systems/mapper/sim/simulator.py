@@ -270,6 +270,17 @@ class _Sim:
             # a set (m[0, *]) becomes Legion's target_procs; DSLMapper picks the instances' memories for
             # target_procs[0] (dsl_mapper.cc map_task), so the task runs there
             node, p = pts[0]
+            if inst.parent >= 0 and (t.local or not t.index_launch) and node != parent_proc.node:
+                # only sharded launches (a replicated parent's index launches) choose their node; a subtask
+                # or a SAME_ADDRESS_SPACE launch runs on its parent's node: dsl_mapper.cc asserts
+                # task.target_proc.address_space() == node_idx
+                from systems.mapper.dsl.errors import MappingError
+
+                raise MappingError("not_a_processor", f"assertion task.target_proc.address_space() == node_idx "
+                                   f"failed: mapping function {fn.name} put {t.name} (launched by "
+                                   f"{self.app.instances[inst.parent].tdef.name} on rank {parent_proc.node}) on rank "
+                                   f"{node}; subtasks and SAME_ADDRESS_SPACE launches stay on their parent's rank",
+                                   fn.line, fn.column)
             return self.layout.by_kind[kind][node * self.machine.count(kind) + p]
         procs = self.layout.by_kind[kind]
         if t.index_launch and inst.ispace:
