@@ -4,7 +4,8 @@
 default size on its own machine, the expert job and one job per optimizer (``random-search``,
 ``scalar-tuner``, ``evolve``) through ``spec.job``/``execute``; stores the results (and, per winning
 mapper, what it decides differently from the expert) in ``docs/results/mapper/results.json``; and renders
-``docs/results/mapper.md`` from that JSON only (``--report-only`` re-renders without running). Speedup =
+``docs/results/mapper.md`` from that JSON only (``--report-only`` re-renders without running); it also runs
+``benchmarks.mapper_sim`` (evaluation rate, scaling, single edits -> ``docs/results/mapper-sim.md``). Speedup =
 expert time / best time found (> 1: faster than the expert). All times are **simulated**; search wall
 times are measured. No LLM run is made.
 """
@@ -41,10 +42,18 @@ def jobs(plan: dict) -> list:
     return out
 
 
+def _slim(r: dict) -> dict:
+    """What the report needs of a result: the mappers and the best-so-far curve (the search logs stay in MLflow)."""
+    r = dict(r)
+    r["artifacts"] = {k: v for k, v in r.get("artifacts", {}).items() if k in ("mapper.dsl", "best_mapper.dsl")}
+    r["series"] = {k: v for k, v in r.get("series", {}).items() if k == "best_so_far"}
+    return r
+
+
 def collect(plan: dict) -> dict:
     from systems.mapper.diff import decision_diff
 
-    results = [r.to_dict() for r in common.run_jobs(jobs(plan))]
+    results = [_slim(r.to_dict()) for r in common.run_jobs(jobs(plan))]
     expert = {r["workload"]: r for r in results if r["method"] == "expert"}
     diffs = {}
     for app in expert:
@@ -196,7 +205,11 @@ def main(argv: list[str] | None = None) -> int:
     png = f"mapper/{png_path.name}" if _curves_png(data, png_path) else None
     (d / "mapper.md").write_text(render(data, data.get("command", ""), png))
     print(f"wrote {d / 'mapper.md'}")
-    return 0
+    from benchmarks import mapper_sim
+
+    sim_args = (["--quick"] if args.quick else []) + (["--report-only"] if args.report_only else []) + (
+        ["--out", str(args.out)] if args.out else [])
+    return mapper_sim.main(sim_args)
 
 
 if __name__ == "__main__":
