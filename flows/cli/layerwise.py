@@ -49,13 +49,16 @@ def search_cmd(
     method: str = typer.Option("layerwise-dp", "--method", "-m",
                                help="layerwise-dp (alias dp) | mcmc | brute-force | data-parallel | "
                                     "model-parallel | owt"),
-    cluster: str = typer.Option("p100_4x4", "--cluster", help="device description: p100_4x4 | h100_8 | cpu"),
+    cluster: str = typer.Option("p100_4x4", "--cluster",
+                                help="cluster description: p100_4x4 | dgx1_p100 | k80_gce | h100_8 | cpu"),
     batch_per_device: int = typer.Option(32, "--batch-per-device",
                                          help="--model only: global batch = this x devices"),
-    transfer: str = typer.Option("parallel", "--transfer", help="t_x mode: parallel | sum (paper formula)"),
+    transfer: str = typer.Option("sum", "--transfer",
+                                 help="t_x mode: sum (the paper's formula) | parallel (concurrent links, shared NICs)"),
     sync: str = typer.Option("ps", "--sync", help="parameter sync: ps (parameter server) | ring"),
-    compute: str = typer.Option("analytic", "--compute", help="t_c: analytic | profiled (torch, slow for big nets)"),
-    iterations: int = typer.Option(20000, "--iterations", help="MCMC proposals"),
+    compute: str = typer.Option("calibrated", "--compute",
+                                help="t_c: calibrated | roofline | profiled (torch/cuDNN, slow for big nets)"),
+    iterations: int = typer.Option(20000, "--iterations", help="MCMC proposals per chain"),
     offsets: bool = typer.Option(False, "--offsets", help="also place layers on every aligned device block"),
     seed: int = typer.Option(0, "--seed"),
     out: Optional[Path] = typer.Option(None, "--out", help="write the strategy JSON here"),
@@ -72,12 +75,12 @@ def search_cmd(
         spec = get_cluster(cluster)
     except ValueError as exc:
         _fail(str(exc))
-    if transfer not in ("parallel", "sum"):
-        _fail(f"--transfer must be 'parallel' or 'sum', got {transfer!r}")
+    if transfer not in ("sum", "parallel"):
+        _fail(f"--transfer must be 'sum' or 'parallel', got {transfer!r}")
     if sync not in ("ps", "ring"):
         _fail(f"--sync must be 'ps' or 'ring', got {sync!r}")
-    if compute not in ("analytic", "profiled"):
-        _fail(f"--compute must be 'analytic' or 'profiled', got {compute!r}")
+    if compute not in ("calibrated", "roofline", "profiled"):
+        _fail(f"--compute must be 'calibrated', 'roofline' or 'profiled', got {compute!r}")
     if devices > spec.max_devices:
         _fail(f"--devices {devices} exceeds cluster {cluster!r} ({spec.max_devices} devices)")
     cfg = LayerwiseConfig(network=g.name, devices=devices, cluster=cluster, method=meth,

@@ -16,7 +16,7 @@ from systems.layerwise.baselines import BASELINES
 from systems.layerwise.config import CostConfig, LayerwiseConfig, SearchConfig, cluster
 from systems.layerwise.cost import Breakdown, CostModel
 from systems.layerwise.graph import Graph, build
-from systems.layerwise.search import CostGraph, brute_force, eliminate_search, mcmc_search
+from systems.layerwise.search import CostGraph, Fallback, brute_force, eliminate_search, mcmc_multi
 from systems.layerwise.workloads import DEFAULT_BATCH_PER_DEVICE, METHODS, parse_workload
 
 ALIASES = {"dp": "layerwise-dp", "layerwise": "layerwise-dp", "bruteforce": "brute-force",
@@ -55,13 +55,22 @@ class Plan:
                 "sync_bytes": b.sync_bytes, "transfer_bytes": b.transfer_bytes,
                 "cost_model_s": self.model.build_s, "cost_model_cpu_s": self.model.build_cpu_s,
                 "search_cpu_s": float(self.stats.get("search_cpu_s", 0.0)), "log10_space": self.model.log10_space(),
-                "batch": float(self.graph.batch), "devices": float(self.model.P)}
+                "batch": float(self.graph.batch), "devices": float(self.model.P),
+                "min_compute_s": self.model.min_compute_s(),
+                "exact": float(self.stats.get("exact", 1.0 if self.method in ("layerwise-dp", "brute-force")
+                                              else 0.0))}
 
     def to_json(self) -> dict:
         return {"method": self.method, "network": self.graph.name, "devices": self.model.P,
                 "cluster": self.model.spec.name, "batch": self.graph.batch, "simulated": True,
                 **{k: v for k, v in self.metrics().items()},
                 "strategy": self.model.strategy_json(self.strategy), "search_stats": self.stats}
+
+
+def expert_seeds(graph: Graph, model: CostModel, devices: int) -> list[dict[str, int]]:
+    """The expert strategies (data parallel, OWT, model parallel), best predicted first."""
+    seeds = [BASELINES[m](graph, model.configs, devices) for m in ("data-parallel", "owt", "model-parallel")]
+    return sorted(seeds, key=model.total)
 
 
 def plan(graph: Graph, devices: int, method: str, cfg: LayerwiseConfig | None = None,
@@ -78,18 +87,25 @@ def plan(graph: Graph, devices: int, method: str, cfg: LayerwiseConfig | None = 
         strategy = BASELINES[method](graph, model.configs, devices)
     else:
         cg = CostGraph.from_model(model)
+        sc = cfg.search
         if method == "layerwise-dp":
-            r = eliminate_search(cg, cfg.search.final_limit)
+            fb = Fallback(expert_seeds(graph, model, devices), sc.mcmc_iterations, sc.mcmc_alpha,
+                          sc.mcmc_restarts, cfg.seed)
+            r = eliminate_search(cg, exact_budget=sc.exact_budget, fallback=fb)
         elif method == "brute-force":
-            r = brute_force(cg, cfg.search.final_limit)
+            r = brute_force(cg, sc.final_limit)
         else:
-            init = BASELINES["data-parallel"](graph, model.configs, devices)
-            if cfg.search.mcmc_init == "random":
+            if sc.mcmc_init == "random":
                 import random
 
                 rng = random.Random(cfg.seed)
-                init = {n: rng.randrange(len(c)) for n, c in model.configs.items()}
-            r = mcmc_search(cg, init, cfg.search.mcmc_iterations, cfg.search.mcmc_alpha, cfg.seed)
+                inits = [{n: rng.randrange(len(c)) for n, c in model.configs.items()}]
+            elif sc.mcmc_init == "data-parallel":
+                inits = [BASELINES["data-parallel"](graph, model.configs, devices)]
+            else:
+                inits = expert_seeds(graph, model, devices)
+            r = mcmc_multi(cg, inits, sc.mcmc_iterations, sc.mcmc_alpha, cfg.seed,
+                           max(0, sc.mcmc_restarts - len(inits)))
             series = r.series
         strategy, stats = r.assignment, dict(r.stats)
     search_s = time.perf_counter() - t0
