@@ -130,6 +130,8 @@ class StepTimes:
     compute: float = 0.0
     p2p: float = 0.0
     sync: float = 0.0
+    layer_compute: dict[str, float] = field(default_factory=dict)
+    """Per layer this rank ran a task of: forward + backward seconds."""
 
 
 class RankRunner:
@@ -228,6 +230,7 @@ class RankRunner:
             pieces[ly.name] = [ins, ps, out]
             shard[ly.name] = out.detach()
             st.compute += time.perf_counter() - t0
+            st.layer_compute[ly.name] = time.perf_counter() - t0
         # ---------------- backward
         gshard: dict[str, torch.Tensor] = {n: torch.zeros_like(t) for n, t in shard.items()}
         for s in sinks(g):
@@ -261,6 +264,7 @@ class RankRunner:
                     if ib is not None:
                         gshard[src][_sl(ib, [lo for lo, _ in pbox])] += piece_grads[k][_sl(ib, origin)]
                 origins = {k: e[2] for k, e in enumerate(ins) if e is not None}
+                st.layer_compute[ly.name] += time.perf_counter() - t0
             st.compute += time.perf_counter() - t0
             # send piece gradients back to their owners, who accumulate them
             ops, recv = [], {}
@@ -485,7 +489,8 @@ def _worker(rank: int, world: int, init: str, backend: str, job: Job) -> RankRes
                     st, _ = runner.step(x, lg, 0.0)
                     dist.barrier()
                     times.append({"wall": time.perf_counter() - t0, "cpu": time.process_time() - c0,
-                                  "compute": st.compute, "p2p": st.p2p, "sync": st.sync})
+                                  "compute": st.compute, "p2p": st.p2p, "sync": st.sync,
+                                  "layers": st.layer_compute})
                 out["times"] = times
             res.per_strategy[name] = _to_np(out)
             dist.barrier()
