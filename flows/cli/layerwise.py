@@ -3,6 +3,7 @@
     syslab layerwise search --model alexnet --devices 16 [--method dp] [--json]
     syslab layerwise search --graph net.json --devices 4 --method mcmc
     syslab layerwise emulate --model tiny_alexnet --devices 4 --method dp
+    syslab layerwise execute --model tiny_vgg --devices 2 --method owt [--steps 2]   (real processes)
 """
 
 from __future__ import annotations
@@ -135,4 +136,48 @@ def emulate_cmd(
     typer.echo(json.dumps(data, indent=1) if json_out else
                "\n".join(f"{k}: {v}" for k, v in data.items()))
     if not r.ok():
+        raise typer.Exit(1)
+
+
+@app.command("execute")
+def execute_cmd(
+    model: Optional[str] = typer.Option(None, "--model", help="a network (tiny_* recommended)"),
+    graph: Optional[Path] = typer.Option(None, "--graph", help="JSON graph file"),
+    devices: int = typer.Option(2, "--devices", "-p", help="processes (= devices), 2-4 on a laptop"),
+    method: str = typer.Option("layerwise-dp", "--method", "-m"),
+    batch_per_device: int = typer.Option(4, "--batch-per-device"),
+    steps: int = typer.Option(2, "--steps", help="training steps compared with one process"),
+    timing_steps: int = typer.Option(0, "--timing-steps", help="extra timed steps (0 = none)"),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """Train with the strategy in real processes (torch.distributed: gloo, NCCL on GPUs) and compare
+    outputs, gradients and weights with single-process training (float64)."""
+    from systems.layerwise import distributed as D
+    from systems.layerwise.evaluate import canonical_method, plan
+
+    g = _load(model, graph, devices, batch_per_device)
+    try:
+        meth = canonical_method(method)
+    except ValueError as exc:
+        _fail(str(exc))
+    if steps < 1 or timing_steps < 0:
+        _fail(f"--steps must be >= 1 and --timing-steps >= 0, got {steps} and {timing_steps}")
+    if g.n_params() > 5_000_000:
+        _fail(f"{g.name} has {g.n_params()} parameters; real execution on this CPU is meant for tiny networks")
+    p = plan(g, devices, meth)
+    strat = {n: p.model.configs[n][i] for n, i in p.strategy.items()}
+    job = D.Job(g, {meth: strat}, steps=steps, timing_steps=timing_steps, dtype="float64")
+    try:
+        res = D.run_strategies(job, devices)
+    except (D.DistributedError, ValueError) as exc:
+        _fail(str(exc))
+    c = D.check_against_reference(job, res)[meth]
+    data = {"network": g.name, "devices": devices, "method": meth, "ok": c.ok(1e-9),
+            "max_output_diff": c.max_out_diff, "max_grad_diff": c.max_grad_diff,
+            "max_weight_diff": c.max_weight_diff, "bytes_sent_per_step": c.bytes_sent_train / steps,
+            "model_transfer_bytes_fp64": 2 * p.breakdown.transfer_bytes}
+    if timing_steps:
+        data.update({f"measured_{k}": v for k, v in D.measured_step(res, meth).items()})
+    typer.echo(json.dumps(data, indent=1) if json_out else "\n".join(f"{k}: {v}" for k, v in data.items()))
+    if not c.ok(1e-9):
         raise typer.Exit(1)

@@ -55,11 +55,12 @@ class SearchConfig:
     mcmc_alpha: float = 50.0
     """MCMC inverse temperature: a proposal worse by fraction f is accepted w.p. exp(-alpha*f)."""
     mcmc_init: Literal["experts", "data-parallel", "random"] = "experts"
-    """Initial strategies of the MCMC chains: ``experts`` = one chain from each of data parallelism,
-    OWT and model parallelism (then further restarts from the best of them); FlexFlow starts from
-    data parallelism."""
-    mcmc_restarts: int = 3
-    """Number of MCMC chains (each ``mcmc_iterations`` long, seeded ``seed + i``); the best is kept."""
+    """Starting strategies of the MCMC chains: ``experts`` = one chain from each of data parallelism,
+    OWT and model parallelism; ``data-parallel`` = one chain from it (as FlexFlow); ``random``."""
+    mcmc_restarts: int = 1
+    """Extra chains restarted from the best strategy found so far, after one chain per start (each
+    ``mcmc_iterations`` long, chain i seeded ``seed + i``); the best result is kept. The elimination
+    search's MCMC fallback uses the same chains, started also from its restricted exact optimum."""
 
 
 @dataclass

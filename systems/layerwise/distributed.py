@@ -394,7 +394,8 @@ class Job:
     steps: int = 2
     """Training steps whose results are compared with single-process training."""
     timing_steps: int = 0
-    """Extra timed steps per strategy (after one warm-up step); 0 = no timing."""
+    """Timed steps per strategy after one warm-up step each, interleaved round-robin over the
+    strategies (same batch, lr 0); 0 = no timing."""
     lr: float = 0.05
     seed: int = 0
     dtype: str = "float64"
@@ -469,6 +470,7 @@ def _worker(rank: int, world: int, init: str, backend: str, job: Job) -> RankRes
         params = {n: (w.to(dtype), b.to(dtype)) for n, (w, b) in init_params(job.graph, job.seed).items()}
         G = _functional_weights(job.graph, job.seed, dtype)
         batches = make_batches(job.graph, max(job.steps, 1), job.seed + 1, dtype)
+        runners = {}
         for name, lay in layouts.items():
             runner = RankRunner(lay, rank, params, dtype, device, pgs)
             out: dict = {}
@@ -478,22 +480,28 @@ def _worker(rank: int, world: int, init: str, backend: str, job: Job) -> RankRes
                     out.update(kept)
             out["weights"] = runner.weights()
             out["bytes_sent_train"] = runner.bytes_sent
-            if job.timing_steps:
-                x, y = batches[0]
-                lg = loss_grad_fn(job.graph, y, G)
+            res.per_strategy[name] = _to_np(out)
+            runners[name] = runner
+            dist.barrier()
+        if job.timing_steps:
+            # timed steps interleaved round-robin over the strategies, so that load changes on a shared
+            # host hit all strategies alike; lr = 0 keeps the weights fixed
+            x, y = batches[0]
+            lg = loss_grad_fn(job.graph, y, G)
+            times: dict[str, list] = {name: [] for name in runners}
+            for name, runner in runners.items():
                 runner.step(x, lg, 0.0)  # warm-up
-                times = []
-                for _ in range(job.timing_steps):
+            for _ in range(job.timing_steps):
+                for name, runner in runners.items():
                     dist.barrier()
                     t0, c0 = time.perf_counter(), time.process_time()
                     st, _ = runner.step(x, lg, 0.0)
                     dist.barrier()
-                    times.append({"wall": time.perf_counter() - t0, "cpu": time.process_time() - c0,
-                                  "compute": st.compute, "p2p": st.p2p, "sync": st.sync,
-                                  "layers": st.layer_compute})
-                out["times"] = times
-            res.per_strategy[name] = _to_np(out)
-            dist.barrier()
+                    times[name].append({"wall": time.perf_counter() - t0, "cpu": time.process_time() - c0,
+                                        "compute": st.compute, "p2p": st.p2p, "sync": st.sync,
+                                        "layers": st.layer_compute})
+            for name in runners:
+                res.per_strategy[name]["times"] = times[name]
         dist.destroy_process_group()
     except Exception:  # noqa: BLE001 - reported to the parent with the traceback
         res.error = traceback.format_exc()

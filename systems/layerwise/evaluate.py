@@ -104,8 +104,7 @@ def plan(graph: Graph, devices: int, method: str, cfg: LayerwiseConfig | None = 
                 inits = [BASELINES["data-parallel"](graph, model.configs, devices)]
             else:
                 inits = expert_seeds(graph, model, devices)
-            r = mcmc_multi(cg, inits, sc.mcmc_iterations, sc.mcmc_alpha, cfg.seed,
-                           max(0, sc.mcmc_restarts - len(inits)))
+            r = mcmc_multi(cg, inits, sc.mcmc_iterations, sc.mcmc_alpha, cfg.seed, sc.mcmc_restarts)
             series = r.series
         strategy, stats = r.assignment, dict(r.stats)
     search_s = time.perf_counter() - t0

@@ -143,7 +143,7 @@ class Fallback:
     """Proposals per chain."""
     alpha: float = 50.0
     """MCMC inverse temperature."""
-    restarts: int = 3
+    restarts: int = 1
     """Chains beyond one per seed and the restricted-exact start (each from the best so far)."""
     seed: int = 0
     """RNG seed of the first chain (chain i uses seed + i)."""
