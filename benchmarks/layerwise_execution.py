@@ -6,8 +6,11 @@ layer-wise optimum under the CPU model, everything on one device, and seeded ran
 slowest rank's wall time. The prediction is the same cost model the search uses, on a description
 of this machine: t_c profiled per sub-shape with torch (1 thread, in the parent process), the
 point-to-point bandwidth and latency measured by a gloo ping-pong, ring all-reduce, and the CPU's
-core count as compute slots (P processes share the cores). Spearman's rank correlation and the
-median relative error compare the two.
+core count as compute slots (P processes share the cores); variants: concurrent transfers
+(``parallel``), no compute slots, and the per-message latency set to the all-rank barrier time
+measured in the same run. Spearman's rank correlation and the median relative error compare the two,
+on absolute step times and on ratios to the one-device strategy timed in the same interleaved run
+(a uniform slowdown from other users' load cancels in the ratio).
 """
 
 from __future__ import annotations
@@ -26,6 +29,10 @@ from systems.layerwise.cost import CostModel
 from systems.layerwise.evaluate import plan
 from systems.layerwise.graph import build
 from systems.layerwise.parallel import layer_configs
+
+
+MODEL_VARIANTS = ("sum", "parallel", "no slots", "sum, barrier latency")
+"""Cost-model variants predicting the CPU runs (see :func:`run`)."""
 
 
 def _load() -> float:
@@ -82,8 +89,15 @@ def run(nets=("tiny_alexnet", "tiny_vgg", "tiny_inception"), worlds=(2, 4), batc
                 for i in range(n_random):
                     strat_idx[f"random{i}"] = {n: rng.randrange(len(c)) for n, c in cfgs.items()}
                 strategies = {k: {n: cfgs[n][i] for n, i in s.items()} for k, s in strat_idx.items()}
-                job = D.Job(g, strategies, steps=1, timing_steps=timing_steps, dtype="float32", seed=seed)
+                job = D.Job(g, strategies, steps=1, timing_steps=timing_steps, dtype="float32", seed=seed,
+                            link_probe=True)
                 res = D.run_strategies(job, world, backend="gloo", timeout_s=900)
+                barrier = res[0].link["barrier_s"]
+                # the same model with the per-message latency set to the all-rank barrier time measured
+                # in this run (on an oversubscribed CPU every exchange waits for the other processes)
+                models["sum, barrier latency"] = CostModel(
+                    g, world, cpu_emulated(bw=link["bw"], gpus_per_node=world, latency=barrier, slots=cores),
+                    CostConfig(compute="profiled", sync="ring"), profiler=prof, configs=cfgs)
                 meas, preds = [], {k: [] for k in models}
                 for name, s in strat_idx.items():
                     m = D.measured_step(res, name)
@@ -98,20 +112,30 @@ def run(nets=("tiny_alexnet", "tiny_vgg", "tiny_inception"), worlds=(2, 4), batc
                     row.update(pred_compute_s=bd.compute_s, pred_sync_s=bd.sync_s, pred_transfer_s=bd.transfer_s)
                     meas.append(m["step_s"])
                     rows.append(row)
-                summ = {"net": net, "P": world, "n": len(meas)}
-                mins = [r["measured_min_s"] for r in rows[-len(meas):]]
+                summ = {"net": net, "P": world, "n": len(meas), "barrier_s": barrier}
+                mine = rows[-len(meas):]
+                mins = [r["measured_min_s"] for r in mine]
+                # ratios to the one-device run of the same interleaved measurement: a uniform slowdown
+                # of the shared host (other users' load) cancels out
+                one = next(r for r in mine if r["strategy"] == "one device")
+                for r in mine:
+                    r["measured_rel"] = r["measured_s"] / one["measured_s"]
+                    for k in models:
+                        r[f"pred_{k}_rel"] = r[f"pred_{k}_s"] / one[f"pred_{k}_s"]
                 for k in models:
                     summ[f"rho_{k}"] = float(spearmanr(preds[k], meas).statistic)
                     summ[f"err_{k}"] = float(np.median(np.abs(np.array(preds[k]) / np.array(meas) - 1.0)))
                     summ[f"rho_min_{k}"] = float(spearmanr(preds[k], mins).statistic)
+                    summ[f"err_rel_{k}"] = float(np.median([abs(r[f"pred_{k}_rel"] / r["measured_rel"] - 1.0)
+                                                            for r in mine if r is not one]))
                     summ[f"err_min_{k}"] = float(np.median(np.abs(np.array(preds[k]) / np.array(mins) - 1.0)))
                 summary.append(summ)
-                log(f"  {net}@{world}: rho sum {summ['rho_sum']:.2f} parallel {summ['rho_parallel']:.2f} "
-                    f"no-slots {summ['rho_no slots']:.2f}; median error sum {summ['err_sum']:.0%}")
+                log(f"  {net}@{world}: barrier {barrier * 1e3:.1f} ms; " + ", ".join(
+                    f"{k}: rho {summ['rho_' + k]:.2f} err {summ['err_' + k]:.0%}" for k in MODEL_VARIANTS))
     finally:
         torch.set_num_threads(prev)
     pooled = {}
-    for k in ("sum", "parallel", "no slots"):
+    for k in MODEL_VARIANTS:
         pm = np.array([r[f"pred_{k}_s"] for r in rows])
         for tag, col in (("", "measured_s"), ("min_", "measured_min_s")):
             mm = np.array([r[col] for r in rows])
@@ -119,6 +143,9 @@ def run(nets=("tiny_alexnet", "tiny_vgg", "tiny_inception"), worlds=(2, 4), batc
             pooled[f"err_{tag}{k}"] = float(np.median(np.abs(pm / mm - 1.0)))
             # within-workload ranking: mean of the per-(network, P) correlations
             pooled[f"mean_rho_{tag}{k}"] = float(np.mean([s[f"rho_{tag}{k}"] for s in summary]))
+        rel = [(r[f"pred_{k}_rel"], r["measured_rel"]) for r in rows if r["strategy"] != "one device"]
+        pooled[f"rho_rel_{k}"] = float(spearmanr([a for a, _ in rel], [b for _, b in rel]).statistic)
+        pooled[f"err_rel_{k}"] = float(np.median([abs(a / b - 1.0) for a, b in rel]))
     return {"rows": rows, "summary": summary, "pooled": pooled, "link": link, "cores": cores,
             "batch": batch, "timing_steps": timing_steps, "load_start": load0, "load_end": _load(),
             "wall_s": time.perf_counter() - t0}

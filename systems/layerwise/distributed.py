@@ -400,7 +400,8 @@ class Job:
     seed: int = 0
     dtype: str = "float64"
     link_probe: bool = False
-    """Also measure point-to-point bandwidth and latency between ranks 0 and 1 (ping-pong)."""
+    """Also measure point-to-point bandwidth and latency between ranks 0 and 1 (ping-pong) and the
+    median time of an all-rank barrier."""
 
 
 @dataclass
@@ -467,6 +468,12 @@ def _worker(rank: int, world: int, init: str, backend: str, job: Job) -> RankRes
         dist.barrier()
         if job.link_probe and world >= 2:
             res.link = _probe_link(dist, rank, dtype, device)
+            ts = []
+            for _ in range(21):  # an empty synchronisation of all ranks (what every collective waits for)
+                t0 = time.perf_counter()
+                dist.barrier()
+                ts.append(time.perf_counter() - t0)
+            res.link["barrier_s"] = float(np.median(ts))
         params = {n: (w.to(dtype), b.to(dtype)) for n, (w, b) in init_params(job.graph, job.seed).items()}
         G = _functional_weights(job.graph, job.seed, dtype)
         batches = make_batches(job.graph, max(job.steps, 1), job.seed + 1, dtype)
