@@ -64,6 +64,22 @@ class SearchConfig:
 
 
 @dataclass
+class ClusterScale:
+    """Multipliers on the cluster preset's figures, for sensitivity studies (1.0 = as described)."""
+
+    bw_intra: float = 1.0
+    """Scales the bandwidth of every intra-node device pair."""
+    bw_nic: float = 1.0
+    """Scales the bandwidth of each node's shared NIC."""
+    latency: float = 1.0
+    """Scales both message latencies (intra- and inter-node)."""
+    compute_speed: float = 1.0
+    """Scales the device's peak FLOP/s and memory bandwidth (and divides the kernel overhead)."""
+    eff_conv: float = 1.0
+    """Scales only the fitted efficiency of non-Winograd convolutions and GEMMs."""
+
+
+@dataclass
 class LayerwiseConfig:
     """One search run: a network on P devices of a cluster."""
 
@@ -74,9 +90,12 @@ class LayerwiseConfig:
     batch_per_device: int = 32
     """Samples per device; the global batch is ``batch_per_device * devices`` (weak scaling)."""
     cluster: str = "p100_4x4"
-    """Device description preset (see :data:`CLUSTERS`)."""
+    """Cluster description preset (see :data:`CLUSTERS`)."""
+    scale: ClusterScale = field(default_factory=ClusterScale)
+    """Multipliers on the preset (sensitivity); all 1.0 by default."""
     method: str = "layerwise-dp"
-    """Search method or baseline."""
+    """Search method or baseline (``layerwise-dp``, ``mcmc``, ``brute-force``, ``data-parallel``,
+    ``model-parallel``, ``owt``)."""
     cost: CostConfig = field(default_factory=CostConfig)
     """Cost-model settings."""
     search: SearchConfig = field(default_factory=SearchConfig)
@@ -91,8 +110,26 @@ def layerwise_default() -> LayerwiseConfig:
 
 
 def layerwise_debug_cpu() -> LayerwiseConfig:
-    """The smoke suite: the paper's setting with a short MCMC chain (2,000 proposals)."""
+    """The smoke suite: the paper's setting with short MCMC chains (2,000 proposals)."""
     return LayerwiseConfig(search=SearchConfig(mcmc_iterations=2000))
+
+
+def scaled_cluster(cfg: LayerwiseConfig) -> DeviceSpec:
+    """The run's cluster: the named preset with ``cfg.scale`` applied."""
+    spec = cluster(cfg.cluster)
+    sc = cfg.scale
+    for name in ("bw_intra", "bw_nic", "latency", "compute_speed", "eff_conv"):
+        v = getattr(sc, name)
+        if not v > 0:
+            raise ValueError(f"scale.{name} must be > 0, got {v!r}")
+    if (sc.bw_intra, sc.bw_nic, sc.latency, sc.compute_speed, sc.eff_conv) == (1.0,) * 5:
+        return spec
+    return spec.with_(bw_intra=spec.bw_intra * sc.bw_intra, bw_nic=spec.bw_nic * sc.bw_nic,
+                      latency_intra=spec.latency_intra * sc.latency, latency_inter=spec.latency_inter * sc.latency,
+                      peak_flops=spec.peak_flops * sc.compute_speed, mem_bw=spec.mem_bw * sc.compute_speed,
+                      roofline_flops=spec.flops * sc.compute_speed,
+                      kernel_overhead_s=spec.kernel_overhead_s / sc.compute_speed,
+                      eff_conv=spec.eff_conv * sc.eff_conv)
 
 
 CONFIGS = {"default": layerwise_default, "debug_cpu": layerwise_debug_cpu}

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import json
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from systems.core import Job, JobResult
 from systems.layerwise.baselines import BASELINES
-from systems.layerwise.config import LayerwiseConfig, cluster
+from systems.layerwise.config import LayerwiseConfig, scaled_cluster
 from systems.layerwise.cost import Breakdown, CostModel
 from systems.layerwise.graph import Graph, build
 from systems.layerwise.search import CostGraph, Fallback, brute_force, eliminate_search, mcmc_multi
@@ -67,6 +68,26 @@ class Plan:
                 "strategy": self.model.strategy_json(self.strategy), "search_stats": self.stats}
 
 
+_MODELS: "OrderedDict[tuple, CostModel]" = OrderedDict()
+
+
+def cost_model(graph: Graph, devices: int, cfg: LayerwiseConfig) -> CostModel:
+    """The cost model of ``graph`` on ``devices`` devices of the run's (scaled) cluster, cached (the last
+    few) so that the methods of one workload share their tables. Profiled models are not cached."""
+    spec = scaled_cluster(cfg)
+    key = (json.dumps(graph.to_json(), sort_keys=True), graph.name, devices, repr(spec), repr(cfg.cost),
+           cfg.search.offsets)
+    if cfg.cost.compute != "profiled" and key in _MODELS:
+        _MODELS.move_to_end(key)
+        return _MODELS[key]
+    m = CostModel(graph, devices, spec, cfg.cost, cfg.search)
+    if cfg.cost.compute != "profiled":
+        _MODELS[key] = m
+        while len(_MODELS) > 4:
+            _MODELS.popitem(last=False)
+    return m
+
+
 def expert_seeds(graph: Graph, model: CostModel, devices: int) -> list[dict[str, int]]:
     """The expert strategies (data parallel, OWT, model parallel), best predicted first."""
     seeds = [BASELINES[m](graph, model.configs, devices) for m in ("data-parallel", "owt", "model-parallel")]
@@ -79,7 +100,7 @@ def plan(graph: Graph, devices: int, method: str, cfg: LayerwiseConfig | None = 
     cfg = cfg or LayerwiseConfig()
     method = canonical_method(method)
     if model is None:
-        model = CostModel(graph, devices, cluster(cfg.cluster), cfg.cost, cfg.search)
+        model = cost_model(graph, devices, cfg)
     stats: dict[str, float] = {}
     series: list[float] = []
     t0, c0 = time.perf_counter(), time.process_time()
@@ -113,16 +134,17 @@ def plan(graph: Graph, devices: int, method: str, cfg: LayerwiseConfig | None = 
 
 
 def run(job: Job, cfg: LayerwiseConfig) -> JobResult:
-    """One (workload, method, seed): predicted throughput etc. of the method's strategy."""
+    """One (workload, method, seed): predicted throughput etc. of the method's strategy (simulated)."""
+    from systems.layerwise.hardware import describe
+
     graph = build(cfg.network, cfg.batch_per_device * cfg.devices)
     p = plan(graph, cfg.devices, cfg.method, cfg)
     strategy = p.model.strategy_json(p.strategy)
     return JobResult(system="layerwise", workload=job.workload, method=job.method, seed=job.seed,
                      metrics=p.metrics(),
-                     params={"network": cfg.network, "devices": cfg.devices, "cluster": cfg.cluster,
-                             "batch": graph.batch, "transfer": cfg.cost.transfer, "sync": cfg.cost.sync,
-                             "compute": cfg.cost.compute,
+                     params={"network": cfg.network, "batch": graph.batch,
                              **{k: v for k, v in p.stats.items() if not k.endswith("_s")}},
                      series={"best_cost_s": p.series} if p.series else {},
-                     artifacts={"strategy.json": json.dumps(strategy, indent=1)},
+                     artifacts={"strategy.json": json.dumps(strategy, indent=1),
+                                "cluster.txt": describe(p.model.spec) + "\n"},
                      simulated=True)
