@@ -28,7 +28,6 @@ from systems.layerwise.config import CostConfig, cpu_emulated
 from systems.layerwise.cost import CostModel
 from systems.layerwise.evaluate import plan
 from systems.layerwise.graph import build
-from systems.layerwise.parallel import layer_configs
 
 
 MODEL_VARIANTS = ("sum", "parallel", "no slots", "sum, barrier latency")
