@@ -136,6 +136,11 @@ def run(ctx) -> None:
             except _OutOfTime:
                 stopped = f"{net}@{world} (profiling)"
                 break
+            except RuntimeError as exc:  # e.g. CUDA out of memory on an unsplit global-batch task
+                ctx.check(f"{net}@{world}: profiling ran", False, f"{type(exc).__name__}: {str(exc)[:200]}")
+                if dev == "cuda":
+                    torch.cuda.empty_cache()
+                continue
             t_prof = time.perf_counter() - t0
             cfg = LayerwiseConfig(network=net, devices=world, cluster=clus, cost=CostConfig(compute="profiled"),
                                   search=SearchConfig(mcmc_iterations=2000 if not tiny else 200))

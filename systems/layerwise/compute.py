@@ -162,7 +162,7 @@ class TorchProfiler:
             torch.backends.cudnn.allow_tf32 = self.tf32
             torch.backends.cuda.matmul.allow_tf32 = self.tf32
         box = task_boxes(layer.out_shape, cfg)[0]
-        gen = torch.Generator().manual_seed(0)
+        gen = torch.Generator(device=dev).manual_seed(0)  # random data made on the device itself
         xs = []
         for k in range(len(layer.inputs)):
             nb, pad = needed_box(layer, k, box)
@@ -170,7 +170,7 @@ class TorchProfiler:
                 xs.append(None)
                 continue
             shape = [hi - lo + p0 + p1 for (lo, hi), (p0, p1) in zip(nb, pad)]
-            x = torch.randn(shape, generator=gen).to(dev)
+            x = torch.randn(shape, generator=gen, device=dev)
             # the graph input needs no gradient (no data-gradient pass for the first layer)
             xs.append(x if layer.inputs[k] == INPUT else x.requires_grad_())
         params = []
@@ -182,9 +182,9 @@ class TorchProfiler:
                 wshape = (c1 - c0, ci, kh, kw)
             else:
                 wshape = (c1 - c0, _prod(layer.in_shapes[0][1:]))
-            params = [torch.randn(wshape, generator=gen).to(dev).requires_grad_(),
-                      torch.randn(c1 - c0, generator=gen).to(dev).requires_grad_()]
-        grad = torch.randn([hi - lo for lo, hi in box], generator=gen).to(dev)
+            params = [torch.randn(wshape, generator=gen, device=dev).requires_grad_(),
+                      torch.randn(c1 - c0, generator=gen, device=dev).requires_grad_()]
+        grad = torch.randn([hi - lo for lo, hi in box], generator=gen, device=dev)
         leaves = [x for x in xs if x is not None and x.requires_grad] + params
         sync = torch.cuda.synchronize if cuda else None
 
