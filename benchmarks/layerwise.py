@@ -64,7 +64,7 @@ def _row(r) -> dict:
             "cost_model_s": m.get("cost_model_s"), "cost_model_cpu_s": m.get("cost_model_cpu_s"),
             "exact": m.get("exact"), "n_configs": m.get("n_configs"), "log10_space": m.get("log10_space"),
             "stats": {k: v for k, v in r.params.items() if k not in ("network", "batch")}, "wall_s": r.wall_s,
-            "cpu_s": r.cpu_s, "cluster": r.artifacts.get("cluster.txt", "").strip()}
+            "cpu_s": r.cpu_s}
 
 
 def _jobs(spec, workloads, methods, overrides=None):
@@ -428,9 +428,11 @@ def main(argv: list[str] | None = None) -> None:
         data = common.load(raw)
     else:
         data = collect(args.quick)
+        data["command"] = common.command_line(NAME, argv)
         common.save(raw, data)
     plots = _plot(data, out / NAME)
-    doc = render(data, common.command_line(NAME, argv), plots)
+    # the command that produced the stored results (a --report-only re-render keeps it)
+    doc = render(data, data.get("command") or common.command_line(NAME, argv), plots)
     (out / f"{NAME}.md").write_text(doc)
     _log(f"wrote {out / (NAME + '.md')} and {raw}")
 
