@@ -279,7 +279,6 @@ def build_pennant(machine: Machine, nzx: int = 2160, zones_y_per_piece: int = 27
     init = {n: b.task(n, CPU_ONLY if n == "init_pointers" else GPU_CPU, True, (P,), [_Z, _PP, _PG, _S],
                       [_PENNANT_ARGS[a] for a in (_Z, _PP, _PG, _S)], efficiency=eff) for n in init_names}
     ghost = [[j for j in (i - 1, i) if 0 <= j < P - 1] for i in range(P)]
-    size = {_Z: Z * zb, _PP: private_pts * pb, _S: 4 * Z * sb}
     region = {_Z: "rz_all", _PP: "rp_all_private", _S: "rs_all"}
 
     def full_reqs(t, spec, i):
