@@ -138,7 +138,9 @@ def community_graph(n: int, communities: int, p_in: float, avg_out: float, seed:
     keep = a != b
     srcs.append(a[keep])
     dsts.append(b[keep])
-    return from_edges(n, np.concatenate(srcs), np.concatenate(dsts), name=name, undirected=True, sort=True)
+    s, d = np.concatenate(srcs), np.concatenate(dsts)
+    pairs = np.unique(np.minimum(s, d) * n + np.maximum(s, d))  # a simple graph: repeated draws count once
+    return from_edges(n, pairs // n, pairs % n, name=name, undirected=True, sort=True)
 
 
 # ---------------------------------------------------------------- the named workloads
