@@ -94,7 +94,7 @@ def run(job: Job) -> JobResult:
     if dev == "auto":
         dev = detect_device()
     metrics: dict[str, float] = {}
-    before = graph_cost(g.in_lists)
+    before = graph_cost(g)
     hags = {}
     params = {"nodes": g.num_nodes, "edges": g.num_edges, "graphs": g.num_graphs, "task": wl.task,
               "scale": wl.scale, "model": cfg.train.model, "hidden": cfg.train.hidden,
@@ -104,7 +104,7 @@ def run(job: Job) -> JobResult:
         metrics["search_s"] = 0.0
         metrics["verified"] = 1.0
     else:
-        res = hag_search(g.in_lists, capacity_frac=scfg.capacity_frac, max_depth=scfg.max_depth,
+        res = hag_search(g, capacity_frac=scfg.capacity_frac, max_depth=scfg.max_depth,
                          min_redundancy=scfg.min_redundancy, mode=scfg.mode, method=scfg.method, check=True)
         after = res.after
         hags["hag"] = res.hag

@@ -46,7 +46,7 @@ def make_task(g: Graph, task: str, cfg: TrainConfig, seed: int, device: str = "c
     x = torch.randn(n, cfg.num_features, generator=gen)
     src, dst = g.edge_arrays()
     s, d = torch.as_tensor(src), torch.as_tensor(dst)
-    smooth = x + plain_message_passing(s, d, x, "sum")
+    smooth = x + plain_message_passing(s, d, x, "sum", torch.as_tensor(g.edge_weights(), dtype=x.dtype))
     teacher = torch.randn(cfg.num_features, cfg.num_classes, generator=gen)
     scores = smooth @ teacher
     gids = None
@@ -126,9 +126,10 @@ def train_compare(g: Graph, hags: dict[str, Hag], task: Task, cfg: TrainConfig, 
     torch.manual_seed(seed)
     base = Net(cfg.model, task.x.shape[1], cfg.hidden, max(cfg.num_classes, int(task.y.max()) + 1))
     base.to(device)
-    plans: dict[str, Plan] = {"plain": make_plan(plain_hag(g.in_lists), device, cfg.kernel)}
+    threads = cfg.threads or torch.get_num_threads()
+    plans: dict[str, Plan] = {"plain": make_plan(plain_hag(g), device, cfg.kernel, graph=g, threads=threads)}
     for k, h in hags.items():
-        plans[k] = make_plan(h, device, cfg.kernel)
+        plans[k] = make_plan(h, device, cfg.kernel, graph=g, threads=threads)
     models = {k: copy.deepcopy(base) for k in plans}
     opts = {k: torch.optim.Adam(m.parameters(), lr=cfg.lr) for k, m in models.items()}
     results = {k: VariantResult() for k in plans}
