@@ -489,6 +489,18 @@ class SeqPlan:
         """LSTM cell evaluations per aggregation (plain graph: |E|)."""
 
 
+def lstm_cells(h: Hag) -> int:
+    """LSTM cell evaluations of one aggregation through ``h`` (sequential HAG or the plain graph): one per
+    distinct real first element (read from the zero state), one per aggregation node, one per remaining
+    input of every real node. The plain graph's count is |E| minus the first steps nodes share."""
+    T, m = h.num_nodes, h.num_agg
+    deg = np.diff(h.ptr)
+    has = deg > 0
+    first = h.idx[h.ptr[:-1][has]]
+    need = np.concatenate([first[first < T], h.agg[h.agg[:, 0] < T, 0] if m else np.zeros(0, np.int64)])
+    return int(len(np.unique(need)) + m + int((deg[has] - 1).sum()))
+
+
 def seq_plan(plan: Plan) -> SeqPlan:
     if plan._seq is None:
         plan._seq = SeqPlan(plan, plan.hag, plan.src.device)

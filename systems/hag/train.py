@@ -80,6 +80,8 @@ class VariantResult:
     """max |output − plain output| at initialisation (same weights)."""
     predictions: torch.Tensor | None = None
     """Test-set predictions after training."""
+    kernel_used: str = ""
+    """The sum kernel that ran (``fused`` falls back to ``csr`` without the native library / Triton)."""
 
     @property
     def epoch_s(self) -> float:
@@ -120,6 +122,8 @@ def train_compare(g: Graph, hags: dict[str, Hag], task: Task, cfg: TrainConfig, 
     """Train the plain graph (key ``plain``), every HAG in ``hags`` and optionally PyG (``pyg``)."""
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
+    if cfg.model == "sage-lstm" and any(h.mode != "seq" for h in hags.values()):
+        raise ValueError("sage-lstm needs sequential HAGs (search mode 'seq')")
     use_pyg = cfg.pyg if pyg is None else pyg
     if use_pyg and cfg.model != "gcn":
         use_pyg = False  # the PyG peer is GCNConv only
@@ -127,12 +131,14 @@ def train_compare(g: Graph, hags: dict[str, Hag], task: Task, cfg: TrainConfig, 
     base = Net(cfg.model, task.x.shape[1], cfg.hidden, max(cfg.num_classes, int(task.y.max()) + 1))
     base.to(device)
     threads = cfg.threads or torch.get_num_threads()
-    plans: dict[str, Plan] = {"plain": make_plan(plain_hag(g), device, cfg.kernel, graph=g, threads=threads)}
+    plain_mode = "seq" if cfg.model == "sage-lstm" else "set"
+    plans: dict[str, Plan] = {"plain": make_plan(plain_hag(g, plain_mode), device, cfg.kernel, graph=g,
+                                                 threads=threads)}
     for k, h in hags.items():
         plans[k] = make_plan(h, device, cfg.kernel, graph=g, threads=threads)
     models = {k: copy.deepcopy(base) for k in plans}
     opts = {k: torch.optim.Adam(m.parameters(), lr=cfg.lr) for k, m in models.items()}
-    results = {k: VariantResult() for k in plans}
+    results = {k: VariantResult(kernel_used=p.kernel_used) for k, p in plans.items()}
 
     def step_fn(key):
         model, opt, plan = models[key], opts[key], plans[key]
