@@ -261,7 +261,8 @@ class FusedCSR:
         nnz = int(h.ptr[n])
         fptr = np.concatenate([np.arange(0, 2 * m + 1, 2, dtype=np.int64), 2 * m + h.ptr[1:n + 1]])
         fidx = np.concatenate([h.agg.reshape(-1), h.idx[:nnz]]).astype(np.int32)
-        fr = [(bounds[k - 1], bounds[k], 1, 0) for k in range(1, len(bounds)) if bounds[k] > bounds[k - 1]]
+        # flag 2: an aggregation-node level (into the buffer, exactly two inputs per row)
+        fr = [(bounds[k - 1], bounds[k], 2, 0) for k in range(1, len(bounds)) if bounds[k] > bounds[k - 1]]
         fr.append((m, m + n, 0, m))
         # backward: consumers of each input id
         cons = np.concatenate([n + np.repeat(np.arange(m, dtype=np.int64), 2), np.repeat(np.arange(n), np.diff(h.ptr)[:n])])
@@ -275,7 +276,6 @@ class FusedCSR:
         br.append((m, m + T, 0, m))
         self.device = device
         self.fwd = self._arrays(fptr, fidx, fr, device)
-        self.fwd["pairs"] = True  # forward aggregation-node rows have exactly two inputs
         self.bwd = self._arrays(bptr, bidx, br, device)
         self.threads = plan.threads
 
@@ -291,7 +291,7 @@ class FusedCSR:
 
     def _run(self, arrs: dict, split: int, lo: torch.Tensor, rows_out: int) -> torch.Tensor:
         d = lo.shape[1]
-        hi = lo.new_empty(self.m, d)
+        hi = lo.new_empty(max(self.m, 1), d)  # never a zero-size (null-pointer) buffer
         out = lo.new_empty(rows_out, d)
         if self.device.type == "cpu":
             from systems.hag import native

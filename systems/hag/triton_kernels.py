@@ -64,7 +64,8 @@ def _kernels():
             j = tl.load(idx + s + q, mask=rm, other=0).to(tl.int64)
             in_lo = (j < split)[:, None]
             v_lo = tl.load(lo + j[:, None] * d + f[None, :], mask=m2 & in_lo, other=0.0)
-            v_hi = tl.load(hi + (j - split)[:, None] * d + f[None, :], mask=m2 & (~in_lo), other=0.0)
+            in_hi = (j >= split)[:, None]
+            v_hi = tl.load(hi + (j - split)[:, None] * d + f[None, :], mask=m2 & in_hi, other=0.0)
             acc += v_lo.to(tl.float32) + v_hi.to(tl.float32)
         o = out + (rows - base).to(tl.int64)[:, None] * d + f[None, :]
         tl.store(o, acc.to(out.dtype.element_ty), mask=m2)
@@ -72,8 +73,7 @@ def _kernels():
     return triton, row_kernel, pair_kernel
 
 
-def pull_sum(arrs: dict, split: int, lo: torch.Tensor, hi: torch.Tensor, out: torch.Tensor,
-             pairs_forward: bool | None = None) -> None:
+def pull_sum(arrs: dict, split: int, lo: torch.Tensor, hi: torch.Tensor, out: torch.Tensor) -> None:
     """Run every range of ``arrs`` (see ``FusedCSR``) on the GPU; ``hi`` is the aggregation buffer."""
     triton, row_kernel, pair_kernel = _kernels()
     d = lo.shape[1]
@@ -81,14 +81,13 @@ def pull_sum(arrs: dict, split: int, lo: torch.Tensor, hi: torch.Tensor, out: to
     nfb = triton.cdiv(d, block_d)
     ranges, flags, bases = arrs["ranges"], arrs["hi"], arrs["base"]
     ptr, idx = arrs["ptr"], arrs["idx"]
-    pairs = arrs.get("pairs", False) if pairs_forward is None else pairs_forward
     for k in range(len(flags)):
         r0, r1 = int(ranges[2 * k]), int(ranges[2 * k + 1])
         if r1 <= r0:
             continue
         dst = hi if flags[k] else out
         base = int(bases[k])
-        if pairs and flags[k]:
+        if flags[k] == 2:  # an aggregation-node level of the forward pass: two inputs per row
             rows = 32
             pair_kernel[(triton.cdiv(r1 - r0, rows), nfb)](ptr, idx, lo, hi, dst, r0, r1, base, split, d,
                                                            ROWS=rows, BLOCK_D=block_d)

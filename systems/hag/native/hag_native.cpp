@@ -631,8 +631,8 @@ i64 hag_verify(i32 n, i64 m, const i32* agg, const i64* hptr, const i32* hidx, c
 //   dst[r - base] = sum_{p in ptr[r]..ptr[r+1]} src(idx[p]),  src(j) = j < split ? lo[j] : hi[j - split]
 // for every row r of each range (ranges[2k], ranges[2k+1]), ranges in the order given. Rows of one
 // range are independent (one HAG level) and run in parallel when threads > 1; ranges run one after
-// another. Range k writes into `hi` when dst_hi[k] (aggregation nodes) else into `out` (real nodes),
-// at row r - dst_base[k].
+// another. Range k writes into `hi` when dst_hi[k] != 0 (aggregation nodes) else into `out` (real
+// nodes), at row r - dst_base[k]; dst_hi[k] == 2 promises exactly two inputs per row (a tighter loop).
 } // extern "C" (reopened below)
 
 #define KNS kern_base

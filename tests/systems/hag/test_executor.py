@@ -73,7 +73,7 @@ def test_fused_kernel_float64_and_threads():
     for threads in (1, 2):
         out = aggregate(make_plan(h, kernel="fused", graph=g, threads=threads), x)
         torch.testing.assert_close(out, ref, rtol=1e-12, atol=1e-12)
-    for d in (1, 3, 8, 16, 40):  # every width path of the kernel (vector chunks and the scalar tail)
+    for d in (1, 3, 4, 8, 12, 16, 40):  # every width path of the kernel (vector chunks and the scalar tail)
         xd = torch.randn(g.num_nodes, d)
         torch.testing.assert_close(aggregate(make_plan(h, kernel="fused", graph=g), xd), _reference(g, xd, "sum"),
                                    rtol=1e-5, atol=1e-4)
