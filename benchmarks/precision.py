@@ -51,6 +51,15 @@ def bench_jobs(quick: bool, stress: bool = False) -> dict[str, list]:
     return out
 
 
+def slim(r) -> dict:
+    """A result as stored: metrics, params, config and per-epoch series; the per-step losses and the
+    assignment artifacts (large, and in MLflow for flow runs) are dropped."""
+    d = r.to_dict() if hasattr(r, "to_dict") else dict(r)
+    d["series"] = {k: v for k, v in (d.get("series") or {}).items() if k != "loss_per_step"}
+    d["artifacts"] = {}
+    return d
+
+
 def run_all(groups: dict[str, list], workers: int, save_to: Path | None = None, log=print,
             reuse: dict[str, list] | None = None) -> dict[str, list]:
     """Run every job (``workers`` processes); the results so far are saved after every job, so an
@@ -75,7 +84,7 @@ def run_all(groups: dict[str, list], workers: int, save_to: Path | None = None, 
                 f"acc={'-' if acc is None else f'{acc:.4f}'} ({r.wall_s:.0f}s)", flush=True)
             res[g].append(r)
             if save_to is not None:
-                common.save(save_to, {k: [x.to_dict() for x in v] for k, v in res.items()})
+                common.save(save_to, {k: [slim(x) for x in v] for k, v in res.items()})
     return res
 
 
@@ -436,7 +445,7 @@ def main(argv: list[str] | None = None) -> int:
                      for g, v in common.load(d / "precision" / "results.json").items()}
         res = run_all(groups, args.workers, d / "precision" / "results.json", reuse=reuse)
         train_wall = time.perf_counter() - t0
-        common.save(d / "precision" / "results.json", {g: [r.to_dict() for r in v] for g, v in res.items()})
+        common.save(d / "precision" / "results.json", {g: [slim(r) for r in v] for g, v in res.items()})
         from systems.core import get_system
 
         common.save(d / "precision" / "meta.json", {
