@@ -112,22 +112,10 @@ def _start_shared_ray() -> tuple[bool, float]:
     """Initialise Ray once for the sweep; returns (whether we own it, GPUs in the cluster)."""
     import ray
 
-    from flows.ray_runner import local_init_kwargs, ray_address, worker_env
+    from flows.ray_runner import init_shared_ray
 
-    if ray.is_initialized():
-        return False, float(ray.cluster_resources().get("GPU", 0))
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    addr = ray_address()
-    if addr:
-        ray.init(address=addr, namespace="prefect", log_to_driver=True)
-    else:
-        kwargs = local_init_kwargs()
-        kwargs["runtime_env"] = {"env_vars": worker_env()}
-        # address="local": always a fresh embedded Ray. Without it ray.init() attaches to any Ray
-        # head already running on the machine (e.g. `make services`' one, or another user's) and
-        # then rejects num_cpus. Use RAY_ADDRESS=auto to run on such a head on purpose.
-        ray.init(address="local", namespace="prefect", **kwargs)
-    return True, float(ray.cluster_resources().get("GPU", 0))
+    owns = init_shared_ray()
+    return owns, float(ray.cluster_resources().get("GPU", 0))
 
 
 # --- the flow ----------------------------------------------------------------------------------
@@ -370,11 +358,9 @@ def _default_uri() -> str:
 
 
 def _client(uri: str):
-    import mlflow
-    from mlflow.tracking import MlflowClient
+    from flows.tracking import client
 
-    mlflow.set_tracking_uri(uri)
-    return MlflowClient(tracking_uri=uri)
+    return client(uri)
 
 
 def _system_experiments(uri: str, system: str | list[str] | None) -> list[tuple[str, str]]:

@@ -48,14 +48,11 @@ def experiment_name(system: str) -> str:
     return f"syslab/{system}"
 
 
-def client():
-    """An MlflowClient on :func:`tracking_uri`."""
-    import mlflow
-    from mlflow.tracking import MlflowClient
+def client(uri: str | None = None):
+    """An MlflowClient on ``uri`` (default :func:`tracking_uri`); a fresh SQLite store is created under a lock."""
+    from flows.stores import mlflow_client
 
-    uri = tracking_uri()
-    mlflow.set_tracking_uri(uri)
-    return MlflowClient(tracking_uri=uri)
+    return mlflow_client(uri or tracking_uri())
 
 
 def ensure_experiment(c, system: str) -> str:
@@ -126,8 +123,10 @@ class FlowRecorder:
             **(extra_tags or {}),
         }
         stamp = time.strftime("%Y%m%d-%H%M%S")
+        from flows.reconcile import driver_tags
+
         run = self.c.create_run(self.experiment_id, run_name=f"{spec.name}-{suite}-{stamp}",
-                                tags={"syslab.kind": "flow", **self.common_tags})
+                                tags={"syslab.kind": "flow", **self.common_tags, **driver_tags()})
         self.parent_id = run.info.run_id
         if params:
             _batch(self.c, self.parent_id, params=params)

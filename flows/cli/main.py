@@ -48,9 +48,15 @@ def run_cmd(
         spec.jobs(suite, methods=method, workloads=workload, seeds=seeds)  # validate before starting services
     except (UnknownSystemError, ValueError) as exc:
         _fail(str(exc))
+    _preflight()
     from flows.run import run_system
+    from flows.stores import start_temporary_prefect, stop_temporary_prefect
 
-    summary = run_system(system=system, suite=suite, methods=method, workloads=workload, seeds=seeds)
+    try:
+        start_temporary_prefect()
+        summary = run_system(system=system, suite=suite, methods=method, workloads=workload, seeds=seeds)
+    finally:
+        stop_temporary_prefect()
     if json_out:
         import json
 
@@ -64,6 +70,45 @@ def run_cmd(
                    f"MLflow run {summary['mlflow_run_id']} in {summary['tracking_uri']}")
     if summary["n_failed"] and summary["n_ok"] == 0:
         raise typer.Exit(1)
+
+
+def _preflight(**kwargs) -> None:
+    """Check Ray, MLflow, Prefect and the settings before a flow starts (exit 2 with one line)."""
+    from flows.preflight import SetupError, preflight
+
+    try:
+        preflight(**kwargs)
+    except SetupError as exc:
+        _fail(str(exc))
+
+
+@app.command("check")
+def check_cmd(
+    only: Optional[List[str]] = typer.Option(None, "--only", help="settings | ray | mlflow | prefect | topology "
+                                                                  "(repeatable; default: all)"),
+    prefect_server: bool = typer.Option(False, "--prefect-server", help="require a real Prefect server (schedules)"),
+) -> None:
+    """Check the environment a flow would run in (what `syslab run` checks first); exit 2 on a problem."""
+    import time
+
+    from flows.preflight import CHECKS, SetupError
+
+    names = only or list(CHECKS)
+    bad = [n for n in names if n not in CHECKS]
+    if bad:
+        _fail(f"unknown check(s) {', '.join(bad)}; valid: {', '.join(CHECKS)}")
+    failed = 0
+    for name in names:
+        t0 = time.perf_counter()
+        try:
+            outcome = CHECKS[name](require_prefect_server=prefect_server)
+        except SetupError as exc:
+            failed += 1
+            typer.echo(f"FAIL {name:9s} {time.perf_counter() - t0:5.1f}s  error: {exc}")
+            continue
+        typer.echo(f"ok   {name:9s} {time.perf_counter() - t0:5.1f}s  {outcome}")
+    if failed:
+        raise typer.Exit(2)
 
 
 def _register_system_apps() -> None:
@@ -82,8 +127,13 @@ _register_system_apps()
 
 
 def main() -> None:
+    from flows.preflight import SetupError
+
     try:
         app()
+    except SetupError as exc:  # found after the start (e.g. once connected to the Ray cluster)
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(2)
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)
         sys.exit(130)
