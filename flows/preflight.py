@@ -436,12 +436,21 @@ def check_mlflow(timeout: float | None = None, tries: int = 3) -> str:
         if status is None or status >= 500:
             raise SetupError(var, f"no MLflow server answers at {uri} ({why}, {tries} tries)",
                              "start it (`make services` or infra/mlflow-server.sh) " + fix_unset, raw)
-        if status in (401, 403):
-            raise SetupError(var, f"the MLflow server at {uri} refused the request ({why})",
-                             "set MLFLOW_TRACKING_TOKEN or MLFLOW_TRACKING_USERNAME/MLFLOW_TRACKING_PASSWORD", raw)
-        if status >= 300:
+        if status >= 300 and status not in (401, 403):
             raise SetupError(var, f"{uri}/health answered {why}; is this an MLflow server?",
                              "point it at the MLflow server's base URL " + fix_unset, raw)
+        # /health is exempt from MLflow 3's Host-header and auth checks; a real API call is not.
+        status, why = _http_get(uri.rstrip("/") + "/api/2.0/mlflow/experiments/search?max_results=1", timeout)
+        if status == 401:
+            raise SetupError(var, f"the MLflow server at {uri} wants credentials ({why})",
+                             "set MLFLOW_TRACKING_TOKEN or MLFLOW_TRACKING_USERNAME/MLFLOW_TRACKING_PASSWORD", raw)
+        if status == 403:
+            raise SetupError(var, f"the MLflow server at {uri} refused the request ({why}): MLflow 3 rejects Host "
+                             f"headers it was not told about", f"start the server with --allowed-hosts "
+                             f"'{urllib.parse.urlparse(uri).netloc}' (or fix the credentials)", raw)
+        if status is None or status >= 500:
+            raise SetupError(var, f"the MLflow server at {uri} is up but its API failed ({why})",
+                             "check the server's log (its backend store may be unreachable)", raw)
         return f"MLflow server {uri} healthy"
     if scheme == "sqlite":
         path = uri[len("sqlite:///"):] if uri.startswith("sqlite:///") else ""
