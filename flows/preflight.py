@@ -227,6 +227,17 @@ class RayTarget:
     def loopback(self) -> bool:
         return self.kind == "embedded" or (bool(self.host) and is_loopback(self.host))
 
+    @property
+    def on_this_machine(self) -> bool:
+        """Loopback, or one of this machine's own addresses (a local multi-node cluster)."""
+        if self.loopback:
+            return True
+        try:
+            ips = {i[4][0] for i in socket.getaddrinfo(self.host, None)}
+        except OSError:
+            return False
+        return bool(ips) and ips <= _local_ips()
+
 
 def ray_target(addr: str | None = None) -> RayTarget:
     """Parse ``RAY_ADDRESS`` (``auto`` is resolved to this machine's running cluster)."""
@@ -552,7 +563,7 @@ def check_topology(target: RayTarget | None = None, prefect_url: str | None = "<
     target = target or ray_target()
     if prefect_url == "<read>":
         prefect_url = prefect_api_url_setting()
-    if target.loopback:
+    if target.on_this_machine:
         return "Ray runs on this machine: a loopback Prefect API is fine"
     fix = ("run a Prefect server every Ray node can reach (`prefect server start --host 0.0.0.0`, or "
            "clusters/kuberay/prefect-server.yaml) and export PREFECT_API_URL=http://<address the nodes reach>:4200/api")
@@ -586,7 +597,15 @@ def check_cluster_nodes(node_ips: list[str], prefect_url: str | None) -> None:
 
 
 def _local_ips() -> set[str]:
+    """Every address of this machine's interfaces (psutil), plus what its host name resolves to."""
     ips = {"127.0.0.1", "::1"}
+    try:
+        import psutil
+
+        ips |= {a.address.split("%")[0] for addrs in psutil.net_if_addrs().values() for a in addrs
+                if a.family in (socket.AF_INET, socket.AF_INET6)}
+    except Exception:  # noqa: BLE001 - psutil missing or restricted: fall back to the name
+        pass
     try:
         for info in socket.getaddrinfo(socket.gethostname(), None):
             ips.add(info[4][0])
