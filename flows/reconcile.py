@@ -195,3 +195,45 @@ def reconcile(*, dry_run: bool = False, older_than_s: float | None = None, run_i
         close_mlflow(c, d, why)
     echo(f"MLflow: {len(found)} run(s) and {sum(len(d.open_children) for d in found)} open child run(s) set KILLED")
     return found
+
+
+def resume_arguments(system: str, run_id: str, echo=print) -> dict[str, Any]:
+    """The job list of parent run ``run_id`` (suite, methods, workloads, seeds, overrides), for ``--resume``.
+
+    A run still RUNNING whose driver is gone is reconciled first; one whose driver is alive is refused.
+    """
+    import json
+
+    from flows.tracking import client, experiment_name
+
+    c = client()
+    try:
+        run = c.get_run(run_id)
+    except Exception as exc:  # noqa: BLE001 - unknown id
+        raise ValueError(f"--resume {run_id}: no such MLflow run ({type(exc).__name__})") from None
+    tags, params = run.data.tags, run.data.params
+    exp = c.get_experiment(run.info.experiment_id)
+    if tags.get("syslab.kind") != "flow" or exp.name != experiment_name(system):
+        raise ValueError(f"--resume {run_id}: not a parent run of system {system!r} (experiment {exp.name!r}, "
+                         f"kind {tags.get('syslab.kind')!r})")
+    if run.info.status == "RUNNING":
+        state = driver_state(tags)
+        if state == "alive":
+            raise ValueError(f"--resume {run_id}: its driver (pid {tags.get(PID_TAG)}) is still running")
+        if state == "unknown":
+            raise ValueError(f"--resume {run_id}: RUNNING, driver on {tags.get(HOST_TAG) or 'an unknown machine'}; "
+                             f"if it is gone, `syslab runs reconcile --run {run_id}` first")
+        reconcile(run_ids=[run_id], echo=echo)
+
+    def load(name: str, default):
+        raw = params.get(name)
+        if raw is None or raw in ("all", "suite default"):
+            return default
+        try:
+            return json.loads(raw)
+        except ValueError:
+            return raw
+
+    return {"suite": params.get("suite") or tags.get("syslab.suite"), "methods": load("methods", None),
+            "workloads": load("workloads", None), "seeds": load("seeds", None),
+            "overrides": load("overrides", {}) or {}}

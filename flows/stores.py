@@ -130,6 +130,16 @@ def stop_temporary_prefect() -> None:
         return
     from prefect.server.api.server import SubprocessASGIServer
 
+    if not any(s.running or s.server_process is not None for s in SubprocessASGIServer._instances.values()):
+        return
+    try:  # send queued logs and events first: afterwards nothing could receive them
+        from prefect.events.worker import EventsWorker
+        from prefect.logging.handlers import APILogWorker
+
+        APILogWorker.drain_all(timeout=5)
+        EventsWorker.drain_all(timeout=5)
+    except Exception:  # noqa: BLE001 - best effort
+        pass
     for server in list(SubprocessASGIServer._instances.values()):
         if server.running or server.server_process is not None:
             server.stop()

@@ -92,27 +92,54 @@ def run_cmd(
     set_: Optional[List[str]] = typer.Option(None, "--set", help="config override KEY=VALUE for every job "
                                              "(repeatable; `syslab config SYSTEM` lists the keys)"),
     json_out: bool = typer.Option(False, "--json", help="print the comparison as JSON instead of a table"),
+    resume: Optional[str] = typer.Option(None, "--resume", help="MLflow parent run id of an interrupted run of "
+                                         "this system: re-run only its jobs without a finished child run"),
+    strict: bool = typer.Option(False, "--strict", help="exit 1 when any job fails (default: only when all do)"),
 ) -> None:
     """Run a system's suite as a Prefect flow on Ray, log to MLflow, print the comparison."""
     from systems.core import UnknownSystemError, get_system
 
     overrides = _parse_sets(set_)
+    if resume and (method or workload or seeds is not None or overrides or suite != "smoke"):
+        _fail("--resume re-runs the job list of the run it resumes: give no --suite/--method/--workload/"
+              "--seeds/--set with it")
     try:
         spec = get_system(system)
-        # validate before starting services: names, seeds, and every job's config (strict overrides)
-        spec.jobs(suite, methods=method, workloads=workload, seeds=seeds, overrides=overrides)
-    except (UnknownSystemError, ValueError) as exc:
+    except UnknownSystemError as exc:
         _fail(str(exc))
     _preflight()
+    if resume:
+        from flows.reconcile import resume_arguments
+
+        try:
+            args = resume_arguments(system, resume, echo=typer.echo)
+        except ValueError as exc:
+            _fail(str(exc))
+        suite, method, workload, seeds, overrides = (args["suite"], args["methods"], args["workloads"],
+                                                     args["seeds"], args["overrides"])
+    try:
+        # validate before starting services: names, seeds, and every job's config (strict overrides)
+        spec.jobs(suite, methods=method, workloads=workload, seeds=seeds, overrides=overrides)
+    except ValueError as exc:
+        _fail(str(exc))
+    from flows.lifecycle import Terminated, exit_code, signals_raise
     from flows.run import run_system
     from flows.stores import start_temporary_prefect, stop_temporary_prefect
 
     try:
-        start_temporary_prefect()
-        summary = run_system(system=system, suite=suite, methods=method, workloads=workload, seeds=seeds,
-                             overrides=overrides or None)
+        with signals_raise():
+            start_temporary_prefect()
+            state = run_system(system=system, suite=suite, methods=method, workloads=workload, seeds=seeds,
+                               overrides=overrides or None, resume=resume, return_state=True)
+    except (KeyboardInterrupt, Terminated) as exc:
+        typer.echo(f"interrupted ({exc or 'SIGINT'}): open runs marked KILLED/Crashed; continue with "
+                   f"`syslab run {system} --resume <MLflow run id>`", err=True)
+        raise typer.Exit(exit_code(exc))
     finally:
         stop_temporary_prefect()
+    summary = state.result(raise_on_failure=False)
+    if isinstance(summary, BaseException):
+        raise summary
     if json_out:
         import json
 
@@ -122,9 +149,10 @@ def run_cmd(
         if summary.get("status_line"):
             typer.echo(f"{system}: {summary['status_line']}")
         typer.echo(summary["markdown"])
-        typer.echo(f"{summary['n_ok']} ok, {summary['n_failed']} failed, {summary['wall_s']:.1f}s; "
-                   f"MLflow run {summary['mlflow_run_id']} in {summary['tracking_uri']}")
-    if summary["n_failed"] and summary["n_ok"] == 0:
+        typer.echo(f"{summary['n_ok']} ok, {summary['n_failed']} failed, {summary['wall_s']:.1f}s "
+                   f"(jobs {summary['job_compute_s']:.1f}s, worker imports {summary['worker_import_s']:.1f}s); "
+                   f"Prefect state {state.name}; MLflow run {summary['mlflow_run_id']} in {summary['tracking_uri']}")
+    if summary["n_failed"] and (strict or summary["n_ok"] == 0):
         raise typer.Exit(1)
 
 

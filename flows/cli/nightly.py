@@ -77,7 +77,7 @@ def run_cmd(
     seeds: Optional[int] = typer.Option(None, "--seeds", "-n", help="number of seeds (default: the suite's)"),
     run_reason: str = typer.Option("manual", "--run-reason", help="tag for the runs: manual | nightly | ..."),
     threshold: float = _THRESHOLD, z_threshold: float = _Z, window: int = _WINDOW, min_history: int = _MIN_HIST,
-    system_timeout: Optional[float] = typer.Option(None, "--system-timeout", help="seconds per system sub-flow"),
+    system_timeout: Optional[float] = typer.Option(None, "--system-timeout", help="seconds per system sub-flow (default $SYSLAB_NIGHTLY_SYSTEM_TIMEOUT_S or 3600)"),
     json_out: bool = typer.Option(False, "--json", help="print the whole summary as JSON"),
     fail_on_regression: bool = typer.Option(False, "--fail-on-regression", help="exit 3 when regressions are found"),
 ) -> None:
@@ -89,13 +89,18 @@ def run_cmd(
     _preflight()
     from flows.nightly import nightly_flow
 
+    from flows.lifecycle import Terminated, exit_code, signals_raise
     from flows.stores import start_temporary_prefect, stop_temporary_prefect
 
     try:
-        start_temporary_prefect()
-        out = nightly_flow(systems=names, suite=suite, seeds=seeds, run_reason=run_reason, threshold=cfg.threshold,
-                           z_threshold=cfg.z_threshold, window=cfg.window, min_history=cfg.min_history,
-                           system_timeout_s=system_timeout)
+        with signals_raise():
+            start_temporary_prefect()
+            out = nightly_flow(systems=names, suite=suite, seeds=seeds, run_reason=run_reason,
+                               threshold=cfg.threshold, z_threshold=cfg.z_threshold, window=cfg.window,
+                               min_history=cfg.min_history, system_timeout_s=system_timeout)
+    except (KeyboardInterrupt, Terminated) as exc:
+        typer.echo(f"interrupted ({exc or 'SIGINT'}): open runs marked KILLED/Crashed", err=True)
+        raise typer.Exit(exit_code(exc))
     finally:
         stop_temporary_prefect()
     if json_out:
