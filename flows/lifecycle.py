@@ -29,23 +29,44 @@ class Terminated(BaseException):
         super().__init__(f"terminated by {signal.Signals(signum).name}")
 
 
+_ACTIVE: list[bool] = []
+
+
+def _raise_terminated(signum, frame):
+    raise Terminated(signum)
+
+
 @contextlib.contextmanager
 def signals_raise() -> Iterator[None]:
-    """Within the block, SIGTERM/SIGHUP raise :class:`Terminated` in the main thread."""
-    def handler(signum, frame):
-        raise Terminated(signum)
+    """Within the block, SIGTERM/SIGHUP raise :class:`Terminated` in the main thread.
 
+    ``ray.init`` replaces the SIGTERM handler with its own (``sys.exit(15)``, after which the driver
+    aborted with SIGABRT, exit 134); :func:`reclaim_signals` puts ours back once Ray is up.
+    """
     old = {}
     for sig in (signal.SIGTERM, signal.SIGHUP):
         try:
-            old[sig] = signal.signal(sig, handler)
+            old[sig] = signal.signal(sig, _raise_terminated)
         except ValueError:  # not the main thread: leave signals alone
             pass
+    _ACTIVE.append(bool(old))
     try:
         yield
     finally:
+        _ACTIVE.pop()
         for sig, h in old.items():
             signal.signal(sig, h)
+
+
+def reclaim_signals() -> None:
+    """Re-install the :func:`signals_raise` handlers (call after ``ray.init``)."""
+    if not (_ACTIVE and _ACTIVE[-1]):
+        return
+    import threading
+
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, _raise_terminated)
 
 
 def exit_code(exc: BaseException) -> int:

@@ -98,6 +98,9 @@ def init_shared_ray() -> bool:
     if target.kind != "embedded":
         with loopback_ray(target.loopback):
             ray.init(address=ray_address(), namespace="prefect", log_to_driver=True)
+        from flows.lifecycle import reclaim_signals
+
+        reclaim_signals()
         check_connected_cluster()
     else:
         kwargs = local_init_kwargs()
@@ -107,6 +110,9 @@ def init_shared_ray() -> bool:
         # then rejects num_cpus. Use RAY_ADDRESS=auto to run on such a head on purpose.
         with loopback_ray():
             ray.init(address="local", namespace="prefect", **kwargs)
+    from flows.lifecycle import reclaim_signals
+
+    reclaim_signals()  # ray.init took SIGTERM over
     return True
 
 
@@ -152,6 +158,9 @@ class SyslabRayTaskRunner(RayTaskRunner):
         joined = not ray.is_initialized()
         with loopback_ray(loopback):
             out = super().__enter__()
+        from flows.lifecycle import reclaim_signals
+
+        reclaim_signals()  # ray.init took SIGTERM over
         if joined and self.address not in (None, "local"):
             check_connected_cluster()
         return out

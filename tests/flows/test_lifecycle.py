@@ -65,7 +65,8 @@ def test_kill9_driver_then_reconcile(tmp_path):
 
     env = _env(tmp_path)
     log = open(tmp_path / "driver.log", "wb")
-    driver = subprocess.Popen([SYSLAB, "run", "toy", "-m", "expert", "-m", "fast", "-m", "crashy", "-w", "w1"],
+    driver = subprocess.Popen([SYSLAB, "run", "toy", "-s", "faults", "-m", "expert", "-m", "fast", "-m", "crashy",
+                               "-w", "w1"],
                               env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
     pid_file = tmp_path / "crash" / "pid"
     deadline = time.monotonic() + 300
@@ -108,3 +109,86 @@ def test_kill9_driver_then_reconcile(tmp_path):
     again = subprocess.run([SYSLAB, "runs", "reconcile"], env=env, cwd=REPO, capture_output=True, text=True,
                            timeout=240)
     assert again.returncode == 0 and "no dangling runs" in again.stdout
+
+    # --resume runs only the job that has no finished child run, into the same parent
+    r = subprocess.run([SYSLAB, "run", "toy", "--resume", parent["id"]], env=env, cwd=REPO, capture_output=True,
+                       text=True, timeout=400)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    assert "3 ok, 0 failed" in r.stdout and "Prefect state Completed" in r.stdout, r.stdout[-2000:]
+    runs = _runs(env)
+    assert not [x for x in runs if x["status"] == "RUNNING"]
+    jobs = [x for x in runs if x["tags"].get("syslab.kind") == "job"]
+    assert sorted(x["tags"]["syslab.method"] for x in jobs) == ["crashy", "expert", "fast"]  # each once
+    parent = next(x for x in runs if x["id"] == parent["id"])
+    assert parent["status"] == "FINISHED" and parent["tags"]["syslab.resumes"] == "1"
+    assert "syslab.error" not in parent["tags"]
+    assert (tmp_path / "crash" / "attempts").read_text().split()[0] == str(_first_attempt_pid(tmp_path))
+    assert len((tmp_path / "crash" / "attempts").read_text().split()) == 2  # expert/fast were not re-run
+
+
+def _first_attempt_pid(tmp_path: Path) -> int:
+    return int((tmp_path / "crash" / "pid").read_text())
+
+
+def _wait_for_crashy(driver, tmp_path: Path) -> None:
+    pid_file = tmp_path / "crash" / "pid"
+    deadline = time.monotonic() + 300
+    while not pid_file.exists():
+        assert driver.poll() is None, (tmp_path / "driver.log").read_text()[-3000:]
+        assert time.monotonic() < deadline, "the crashy job never started"
+        time.sleep(0.5)
+
+
+@pytest.mark.slow
+def test_sigterm_closes_everything_it_opened(tmp_path):
+    """SIGTERM mid-flow: exit 143, MLflow parent KILLED, open task runs and the flow Crashed, no server left."""
+    import psutil
+
+    env = _env(tmp_path)
+    log = open(tmp_path / "driver.log", "wb")
+    driver = subprocess.Popen([SYSLAB, "run", "toy", "-s", "faults", "-m", "expert", "-m", "crashy", "-w", "w1"],
+                              env=env, cwd=REPO,
+                              stdout=log, stderr=subprocess.STDOUT)
+    _wait_for_crashy(driver, tmp_path)
+    servers = [p for p in _children(driver.pid) if "uvicorn" in " ".join(p.cmdline())]
+    t0 = time.monotonic()
+    driver.send_signal(signal.SIGTERM)
+    rc = driver.wait(timeout=120)
+    stop_s = time.monotonic() - t0
+    out = (tmp_path / "driver.log").read_text()
+    assert rc == 143, out[-3000:]
+    assert "interrupted (terminated by SIGTERM)" in out
+    _, alive = psutil.wait_procs(servers, timeout=10)
+    assert not alive
+    runs = _runs(env)
+    assert not [x for x in runs if x["status"] == "RUNNING"], runs
+    parent = next(x for x in runs if x["tags"].get("syslab.kind") == "flow")
+    assert parent["status"] == "KILLED" and "Terminated" in parent["tags"]["syslab.error"]
+    s = subprocess.run([sys.executable, "-c", _PREFECT_STATES, parent["tags"]["syslab.prefect_flow_run_id"]],
+                       env=env, cwd=REPO, capture_output=True, text=True, timeout=240)
+    states = json.loads(s.stdout.strip().splitlines()[-1])
+    assert states["flow"] == "CRASHED" and states["tasks"]["toy/w1/crashy/s0"] == "CRASHED", states
+    assert stop_s < 60, f"SIGTERM took {stop_s:.0f}s to stop the driver"
+
+
+@pytest.mark.slow
+def test_worker_killed_with_retries_off_is_a_crashed_task(tmp_path):
+    """SYSLAB_RAY_MAX_RETRIES=0 and the worker killed: task run Crashed, child FAILED, flow Partial; --strict exits 1."""
+    env = {**_env(tmp_path), "SYSLAB_RAY_MAX_RETRIES": "0"}
+    log = open(tmp_path / "driver.log", "wb")
+    driver = subprocess.Popen([SYSLAB, "run", "toy", "-s", "faults", "-m", "expert", "-m", "crashy", "-w", "w1",
+                               "--strict"],
+                              env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+    _wait_for_crashy(driver, tmp_path)
+    os.kill(_first_attempt_pid(tmp_path), signal.SIGKILL)
+    rc = driver.wait(timeout=300)
+    out = (tmp_path / "driver.log").read_text()
+    assert rc == 1 and "Prefect state Partial" in out, out[-3000:]
+    runs = _runs(env)
+    crashy = next(x for x in runs if x["tags"].get("syslab.method") == "crashy")
+    assert crashy["status"] == "FAILED" and "crashed outside the system code" in crashy["tags"]["syslab.error"]
+    parent = next(x for x in runs if x["tags"].get("syslab.kind") == "flow")
+    s = subprocess.run([sys.executable, "-c", _PREFECT_STATES, parent["tags"]["syslab.prefect_flow_run_id"]],
+                       env=env, cwd=REPO, capture_output=True, text=True, timeout=240)
+    states = json.loads(s.stdout.strip().splitlines()[-1])
+    assert states["tasks"] == {"toy/w1/expert/s0": "COMPLETED", "toy/w1/crashy/s0": "CRASHED"}, states
