@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import psutil
@@ -78,11 +79,16 @@ def test_services_ray_head_listens_on_loopback_only(tmp_path, monkeypatch):
     try:
         assert services.up(timeout=240, names=("ray",)), (tmp_path / "logs" / "ray.log").read_text()[-3000:]
         pgid = services.running_pid("ray")
-        procs = [p for p in psutil.process_iter() if _pgid(p.pid) == pgid]
-        procs += [c for p in list(procs) for c in p.children(recursive=True)]
-        socks = {(p.name(), c.laddr.ip, c.laddr.port) for p in set(procs) for c in _listening(p)}
-        ports = {port for _, _, port in socks}
-        assert int(os.environ["SYSLAB_RAY_PORT"]) in ports and int(os.environ["SYSLAB_RAY_CLIENT_PORT"]) in ports
+        wanted = {int(os.environ["SYSLAB_RAY_PORT"]), int(os.environ["SYSLAB_RAY_CLIENT_PORT"])}
+        deadline = time.monotonic() + 120
+        while True:  # the Ray Client server comes up a little after the GCS
+            procs = [p for p in psutil.process_iter() if _pgid(p.pid) == pgid]
+            procs += [c for p in list(procs) for c in p.children(recursive=True)]
+            socks = {(p.name(), c.laddr.ip, c.laddr.port) for p in set(procs) for c in _listening(p)}
+            if wanted <= {port for _, _, port in socks} or time.monotonic() > deadline:
+                break
+            time.sleep(2)
+        assert wanted <= {port for _, _, port in socks}, socks
         exposed = [s for s in socks if not _loopback(s[1])]
         assert not exposed, f"listening beyond loopback: {exposed}"
     finally:

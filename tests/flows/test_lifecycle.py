@@ -192,3 +192,20 @@ def test_worker_killed_with_retries_off_is_a_crashed_task(tmp_path):
                        env=env, cwd=REPO, capture_output=True, text=True, timeout=240)
     states = json.loads(s.stdout.strip().splitlines()[-1])
     assert states["tasks"] == {"toy/w1/expert/s0": "COMPLETED", "toy/w1/crashy/s0": "CRASHED"}, states
+
+
+@pytest.mark.slow
+def test_nightly_system_timeout_stops_a_hanging_system(tmp_path):
+    """A system that hangs is stopped at the per-system timeout: its runs closed, the sweep reported."""
+    env = {**_env(tmp_path), "TOY_SLEEP_S": "600", "SYSLAB_NIGHTLY_SYSTEM_TIMEOUT_S": "45"}
+    t0 = time.monotonic()
+    r = subprocess.run([SYSLAB, "nightly", "run", "--systems", "toy", "--suite", "cluster"], env=env, cwd=REPO,
+                       capture_output=True, text=True, timeout=600)
+    wall = time.monotonic() - t0
+    assert r.returncode == 1, r.stdout[-3000:] + r.stderr[-3000:]  # every system of the sweep failed
+    assert "FAILED" in r.stdout and "Timeout" in r.stdout, r.stdout[-3000:]
+    assert wall < 300, f"{wall:.0f}s"
+    runs = _runs(env)
+    assert not [x for x in runs if x["status"] == "RUNNING"], runs
+    parent = next(x for x in runs if x["tags"].get("syslab.kind") == "flow")
+    assert parent["status"] == "FAILED" and "Timeout" in parent["tags"]["syslab.error"]
