@@ -105,7 +105,9 @@ def run_cmd(
               "--seeds/--set with it")
     try:
         spec = get_system(system)
-    except UnknownSystemError as exc:
+        if not resume:  # validate before any service: names, seeds, every job's config (strict overrides)
+            spec.jobs(suite, methods=method, workloads=workload, seeds=seeds, overrides=overrides)
+    except (UnknownSystemError, ValueError) as exc:
         _fail(str(exc))
     _preflight()
     if resume:
@@ -117,11 +119,10 @@ def run_cmd(
             _fail(str(exc))
         suite, method, workload, seeds, overrides = (args["suite"], args["methods"], args["workloads"],
                                                      args["seeds"], args["overrides"])
-    try:
-        # validate before starting services: names, seeds, and every job's config (strict overrides)
-        spec.jobs(suite, methods=method, workloads=workload, seeds=seeds, overrides=overrides)
-    except ValueError as exc:
-        _fail(str(exc))
+        try:
+            spec.jobs(suite, methods=method, workloads=workload, seeds=seeds, overrides=overrides)
+        except ValueError as exc:
+            _fail(f"--resume {resume}: its job list no longer resolves: {exc}")
     from flows.lifecycle import Terminated, exit_code, signals_raise
     from flows.run import run_system
     from flows.stores import start_temporary_prefect, stop_temporary_prefect
