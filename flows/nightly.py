@@ -176,9 +176,9 @@ def _run_one(run_system, name: str, suite: str, seeds: int | None, reason: str, 
         log.error("nightly: %s skipped: %s", name, exc)
         return {"status": "failed", "error": f"{type(exc).__name__}: {exc}", "suite": suite,
                 "wall_s": time.perf_counter() - t0}
-    sub = run_system.with_options(flow_run_name=f"nightly-{name}-{chosen}",
-                                  **({"timeout_seconds": timeout_s} if timeout_s else {}))
-    state = sub(system=name, suite=chosen, seeds=seeds, run_reason=reason, extra_tags=tags, return_state=True)
+    sub = run_system.with_options(flow_run_name=f"nightly-{name}-{chosen}")
+    state = sub(system=name, suite=chosen, seeds=seeds, run_reason=reason, extra_tags=tags, timeout_s=timeout_s,
+                return_state=True)
     wall = time.perf_counter() - t0
     s = None
     try:

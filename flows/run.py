@@ -103,16 +103,20 @@ def _cluster_gpus() -> float:
         return 0.0
 
 
-def _wait_any(futures: list) -> list:
+def _wait_any(futures: list, deadline: float | None = None) -> list:
     """Block until at least one future is done; return the done ones (Ray-aware, no busy loop).
 
-    Waits in 1 s slices so Ctrl-C and SIGTERM reach the driver promptly.
+    Waits in 1 s slices so Ctrl-C and SIGTERM reach the driver promptly, and raises ``TimeoutError``
+    once ``deadline`` (``time.monotonic()``) has passed. (Prefect's own ``timeout_seconds`` interrupts
+    the driver inside ``ray.wait`` and surfaces as a ``SystemError``, so the flow keeps its own clock.)
     """
     import ray
 
     refs = {f.wrapped_future: f for f in futures}
     ready: list = []
     while not ready:
+        if deadline is not None and time.monotonic() > deadline:
+            raise TimeoutError(f"{len(refs)} job(s) still running at the time limit")
         ready, _ = ray.wait(list(refs), num_returns=1, timeout=1.0)
     more, _ = ray.wait(list(refs), num_returns=len(refs), timeout=0)
     return [refs[r] for r in {*ready, *more}]
@@ -154,14 +158,16 @@ def final_state(summary: dict[str, Any]):
 def run_system(system: str, suite: str = "smoke", methods: list[str] | None = None,
                workloads: list[str] | None = None, seeds: int | None = None,
                run_reason: str = "manual", extra_tags: dict[str, str] | None = None,
-               overrides: dict[str, Any] | None = None, resume: str | None = None):
+               overrides: dict[str, Any] | None = None, resume: str | None = None,
+               timeout_s: float | None = None):
     """Run ``system``'s ``suite`` (optionally restricted); the final state's data is a summary dict.
 
     ``overrides`` are config overrides added to every job (``syslab run --set key=value``), checked
     strictly against the system's config. ``extra_tags`` are added to the parent and every child MLflow
     run (the nightly passes its sweep id and the benchmark-definition hash this way). ``resume`` is the
     MLflow parent run id of an earlier run of the same jobs: only jobs without a finished child run
-    there are run, and recorded into it.
+    there are run, and recorded into it. ``timeout_s`` stops the run (``TimeoutError``: MLflow run FAILED,
+    open jobs cancelled and Crashed) when its jobs are not done in time (the nightly's per-system limit).
     """
     from prefect.runtime import flow_run
     from prefect_ray.context import remote_options
@@ -170,6 +176,7 @@ def run_system(system: str, suite: str = "smoke", methods: list[str] | None = No
     from flows.tracking import FlowRecorder
 
     t0 = time.perf_counter()
+    deadline = time.monotonic() + timeout_s if timeout_s else None
     log = get_run_logger()
     spec = get_system(system)
     jobs = spec.jobs(suite, methods=methods, workloads=workloads, seeds=seeds, overrides=overrides)
@@ -204,7 +211,7 @@ def run_system(system: str, suite: str = "smoke", methods: list[str] | None = No
                 fut = run_job.with_options(task_run_name=job.key).submit(job.to_dict(), attempts.token)
             pending[fut] = job
         while pending:
-            for fut in _wait_any(list(pending)):
+            for fut in _wait_any(list(pending), deadline):
                 job = pending.pop(fut)
                 res, worker, crashed = _to_result(fut, job, is_baseline=job.method in spec.baselines)
                 if crashed:
@@ -223,6 +230,10 @@ def run_system(system: str, suite: str = "smoke", methods: list[str] | None = No
                 tries = f", {int(extra['ray_attempts'])} attempts" if extra.get("ray_attempts", 1) > 1 else ""
                 log.info("[%d/%d] %-40s %-6s %s (%.1fs%s)", len(done), len(jobs), job.key, res.status, what,
                          res.wall_s, tries)
+    except TimeoutError as exc:
+        exc = TimeoutError(f"{system}/{suite}: time limit of {timeout_s:g}s reached; {exc}")
+        _stop(recorder, pending, exc, log)
+        raise exc from None
     except BaseException as exc:
         _stop(recorder, pending, exc, log)
         raise

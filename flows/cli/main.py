@@ -133,7 +133,7 @@ def run_cmd(
             state = run_system(system=system, suite=suite, methods=method, workloads=workload, seeds=seeds,
                                overrides=overrides or None, resume=resume, return_state=True)
     except (KeyboardInterrupt, Terminated) as exc:
-        typer.echo(f"interrupted ({exc or 'SIGINT'}): open runs marked KILLED/Crashed; continue with "
+        typer.echo(f"interrupted ({str(exc) or 'SIGINT'}): open runs marked KILLED/Crashed; continue with "
                    f"`syslab run {system} --resume <MLflow run id>`", err=True)
         raise typer.Exit(exit_code(exc))
     finally:

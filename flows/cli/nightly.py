@@ -99,7 +99,7 @@ def run_cmd(
                                threshold=cfg.threshold, z_threshold=cfg.z_threshold, window=cfg.window,
                                min_history=cfg.min_history, system_timeout_s=system_timeout)
     except (KeyboardInterrupt, Terminated) as exc:
-        typer.echo(f"interrupted ({exc or 'SIGINT'}): open runs marked KILLED/Crashed", err=True)
+        typer.echo(f"interrupted ({str(exc) or 'SIGINT'}): open runs marked KILLED/Crashed", err=True)
         raise typer.Exit(exit_code(exc))
     finally:
         stop_temporary_prefect()

@@ -140,8 +140,11 @@ def _wait_for_crashy(driver, tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_sigterm_closes_everything_it_opened(tmp_path):
-    """SIGTERM mid-flow: exit 143, MLflow parent KILLED, open task runs and the flow Crashed, no server left."""
+@pytest.mark.parametrize("sig, code, said, error", [(signal.SIGTERM, 143, "terminated by SIGTERM", "Terminated"),
+                                                    (signal.SIGINT, 130, "SIGINT", "KeyboardInterrupt")],
+                         ids=["SIGTERM", "SIGINT"])
+def test_signal_closes_everything_it_opened(tmp_path, sig, code, said, error):
+    """SIGTERM/SIGINT mid-flow: exit 143/130, MLflow parent KILLED, open task runs and the flow Crashed, no server left."""
     import psutil
 
     env = _env(tmp_path)
@@ -152,23 +155,23 @@ def test_sigterm_closes_everything_it_opened(tmp_path):
     _wait_for_crashy(driver, tmp_path)
     servers = [p for p in _children(driver.pid) if "uvicorn" in " ".join(p.cmdline())]
     t0 = time.monotonic()
-    driver.send_signal(signal.SIGTERM)
+    driver.send_signal(sig)
     rc = driver.wait(timeout=120)
     stop_s = time.monotonic() - t0
     out = (tmp_path / "driver.log").read_text()
-    assert rc == 143, out[-3000:]
-    assert "interrupted (terminated by SIGTERM)" in out
+    assert rc == code, out[-3000:]
+    assert f"interrupted ({said})" in out
     _, alive = psutil.wait_procs(servers, timeout=10)
     assert not alive
     runs = _runs(env)
     assert not [x for x in runs if x["status"] == "RUNNING"], runs
     parent = next(x for x in runs if x["tags"].get("syslab.kind") == "flow")
-    assert parent["status"] == "KILLED" and "Terminated" in parent["tags"]["syslab.error"]
+    assert parent["status"] == "KILLED" and error in parent["tags"]["syslab.error"]
     s = subprocess.run([sys.executable, "-c", _PREFECT_STATES, parent["tags"]["syslab.prefect_flow_run_id"]],
                        env=env, cwd=REPO, capture_output=True, text=True, timeout=240)
     states = json.loads(s.stdout.strip().splitlines()[-1])
     assert states["flow"] == "CRASHED" and states["tasks"]["toy/w1/crashy/s0"] == "CRASHED", states
-    assert stop_s < 60, f"SIGTERM took {stop_s:.0f}s to stop the driver"
+    assert stop_s < 60, f"{sig.name} took {stop_s:.0f}s to stop the driver"
 
 
 @pytest.mark.slow
