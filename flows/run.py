@@ -34,6 +34,10 @@ from systems.core.compare import compare, geomeans, table_rows, to_markdown
 
 
 # --- the unit of work ---------------------------------------------------------------------------
+class TimeLimit(TimeoutError):
+    """The run's own deadline (``timeout_s``) passed with jobs still running."""
+
+
 class JobFailed(Exception):
     """Raised by the task for a failed job so Prefect records a Failed task run; carries the payload."""
 
@@ -107,7 +111,7 @@ def _wait_any(futures: list, deadline: float | None = None) -> list:
     """Block until at least one future is done; return the done ones (Ray-aware, no busy loop).
 
     Waits in 1 s slices so Ctrl-C and SIGTERM reach the driver promptly, and raises ``TimeoutError``
-    once ``deadline`` (``time.monotonic()``) has passed. (Prefect's own ``timeout_seconds`` interrupts
+    (:class:`TimeLimit`) once ``deadline`` (``time.monotonic()``) has passed. (Prefect's own ``timeout_seconds`` interrupts
     the driver inside ``ray.wait`` and surfaces as a ``SystemError``, so the flow keeps its own clock.)
     """
     import ray
@@ -116,7 +120,7 @@ def _wait_any(futures: list, deadline: float | None = None) -> list:
     ready: list = []
     while not ready:
         if deadline is not None and time.monotonic() > deadline:
-            raise TimeoutError(f"{len(refs)} job(s) still running at the time limit")
+            raise TimeLimit(f"{len(refs)} job(s) still running at the time limit")
         ready, _ = ray.wait(list(refs), num_returns=1, timeout=1.0)
     more, _ = ray.wait(list(refs), num_returns=len(refs), timeout=0)
     return [refs[r] for r in {*ready, *more}]
@@ -230,8 +234,8 @@ def run_system(system: str, suite: str = "smoke", methods: list[str] | None = No
                 tries = f", {int(extra['ray_attempts'])} attempts" if extra.get("ray_attempts", 1) > 1 else ""
                 log.info("[%d/%d] %-40s %-6s %s (%.1fs%s)", len(done), len(jobs), job.key, res.status, what,
                          res.wall_s, tries)
-    except TimeoutError as exc:
-        exc = TimeoutError(f"{system}/{suite}: time limit of {timeout_s:g}s reached; {exc}")
+    except TimeLimit as exc:
+        exc = TimeLimit(f"{system}/{suite}: time limit of {timeout_s:g}s reached; {exc}")
         _stop(recorder, pending, exc, log)
         raise exc from None
     except BaseException as exc:
@@ -244,10 +248,11 @@ def run_system(system: str, suite: str = "smoke", methods: list[str] | None = No
     rows = compare(spec, results)
     wall = time.perf_counter() - t0
     compute = sum(r.wall_s for r in results)
+    compute_now = sum(r.wall_s for k, r in done if k not in recorder.previous)  # this driver's jobs
     n_failed = sum(not r.ok for r in results)
     n_ok = len(results) - n_failed
     metrics = {"n_jobs": len(jobs), "n_ok": n_ok, "n_failed": n_failed, "wall_s": wall,
-               "job_compute_s": compute, "worker_import_s": import_s, "overhead_s": wall - compute - import_s,
+               "job_compute_s": compute, "worker_import_s": import_s, "overhead_s": wall - compute_now - import_s,
                "n_resumed": float(len(jobs) - len(todo)) if resume else 0.0}
     recorder.finish(done, rows, metrics)
     summary = _publish(spec, system, suite, rows, results, recorder, metrics, sha, hw, status, done, log)
