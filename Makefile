@@ -22,6 +22,7 @@ $(STAMP): requirements/lock.txt pyproject.toml
 	$(BIN)/pip install -q --upgrade pip wheel setuptools
 	$(BIN)/pip install -r requirements/lock.txt
 	$(BIN)/pip install -q --no-deps -e .
+	$(BIN)/python -m systems.hag.native build  # optional C++ library (g++); warns and goes on without one
 	touch $(STAMP)
 
 setup: $(STAMP)  ## create .venv with the pinned dependencies (torch 2.13.0 CPU, prefect, ray, mlflow, ...)

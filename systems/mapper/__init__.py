@@ -30,7 +30,7 @@ SPEC = SystemSpec(
     configs=CONFIGS,
     suites=SUITES,
     workload_overrides=workload_overrides,
-    runner="systems.mapper.evaluate:run",
+    runner="systems.mapper.runner:run",
     benchmark_sources=("systems.mapper.apps.base", "systems.mapper.apps.matmul", "systems.mapper.apps.scientific",
                        "systems.mapper.machine", "systems.mapper.sim.simulator", "systems.mapper.sim.policy"),
     reference_baseline="expert",

@@ -25,6 +25,8 @@ from systems.mapper.agent.feedback import LEVELS, Feedback, autoguide, malformed
 from systems.mapper.agent.llm import LLMConfig, llm_config_from_env
 from systems.mapper.agent.optimizers import Evolve, Proposal, RandomSearch, ScalarTuner
 from systems.mapper.agent.space import MapperSpace
+from systems.mapper.evaluate import evaluate_mapper
+from systems.mapper.experts import expert_mapper
 
 log = logging.getLogger(__name__)
 
@@ -204,15 +206,12 @@ def search(app: str, optimizer: str, iterations: int = 10, seed: int = 0, feedba
     ``llm-agent``); scalar-only optimizers always get ``score``. ``progress(record)`` is called
     after each iteration when given.
     """
-    from systems.mapper.evaluate import evaluate_mapper
-    from systems.mapper.experts import expert_mapper
-
     validate(optimizer, iterations, feedback, wall_s)
     info = OPTIMIZERS[optimizer]
     level = feedback if info.reads_feedback else "score"
-    from systems.mapper.machine import get_machine
+    from systems.mapper.apps import app_machine
 
-    machine = get_machine(machine)
+    machine = app_machine(app, machine)
     size = dict(size or {})
     app_obj = _load_app(app, machine, size)
     space = MapperSpace(app_obj)

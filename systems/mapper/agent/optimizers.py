@@ -90,7 +90,8 @@ class Proposer:
 
 
 class RandomSearch(Proposer):
-    """Uniform random points of the structured space (duplicates re-drawn a few times)."""
+    """Uniform random points of the structured space (duplicates re-drawn a few times); the first proposal is
+    the space's default point, the configuration a tuner evaluates first (OpenTuner's seed configuration)."""
 
     name = "random-search"
 
@@ -99,6 +100,10 @@ class RandomSearch(Proposer):
         self.seen: set[tuple] = set()
 
     def propose(self, iteration: int) -> Proposal:
+        if iteration == 0:
+            p = self.space.default()
+            self.seen.add(_key(p))
+            return self._proposal(p, "default point")
         for _ in range(20):
             p = self.space.random(self.rng)
             if _key(p) not in self.seen:

@@ -26,8 +26,8 @@ Layout <task|*> <region|*> <Mem|*> <Constraint>*;     constraints: SOA | AOS | C
 InstanceLimit <task> <int>;                    at most N instances of the task in flight per processor (caps memory)
 CollectMemory <task|*> <region|*>;             read-only region instance may be garbage-collected after use
 m = Machine(GPU);                              2-D processor space (node, processor-in-node); m.size is its shape
-IndexTaskMap <task list|*> <function>;         index-launch point -> processor, by a mapping function
-SingleTaskMap <task list|*> <function>;        single task -> processor
+IndexTaskMap <task list|GPU|CPU|OMP> <function>;  index-launch point -> processor (GPU: every index task on GPUs)
+SingleTaskMap <task list|GPU|CPU|OMP> <function>; single task -> processor
 
 Functions: def name(Task task) { ...; return m[a, b]; }  with int arithmetic + - * / %, comparisons,
 c ? a : b, tuples (a, b), indexing t[i], slicing t[:-1], unpacking m[*t].
@@ -44,7 +44,7 @@ Region * * CPU SYSMEM;
 Layout * * * SOA C_order;
 m = Machine(GPU);
 def cyclic1d(Task task) { return m[task.ipoint[0] % m.size[0], task.ipoint[0] / m.size[0] % m.size[1]]; }
-IndexTaskMap * cyclic1d;
+IndexTaskMap GPU cyclic1d;
 """
 
 SYSTEM_PROMPT = (

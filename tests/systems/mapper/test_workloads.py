@@ -40,7 +40,7 @@ def test_llm_agent_only_when_configured(monkeypatch):
 
 
 def test_spec_validation():
-    assert SPEC.reference_baseline == "expert" and SPEC.runner == "systems.mapper.evaluate:run"
+    assert SPEC.reference_baseline == "expert" and SPEC.runner == "systems.mapper.runner:run"
     with pytest.raises(ValueError, match="unknown mapper workload"):
         SPEC.jobs("smoke", workloads=["nope"])
     assert len(SPEC.jobs("default", methods=["expert"])) == 9

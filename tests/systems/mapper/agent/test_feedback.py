@@ -57,7 +57,7 @@ def test_oom_in_fbmem_suggests_zcmem_and_instance_limit():
     assert ("instance_limit", "1") in acts and ("set_memory", "ZCMEM") in acts
     mem = next(s for s in g.suggestions if s.action == "set_memory")
     assert mem.region == "A"
-    assert "InstanceLimit task_1 GPU 1;" in g.text and "Region * A GPU ZCMEM;" in g.text
+    assert "InstanceLimit task_1 1;" in g.text and "Region * A GPU ZCMEM;" in g.text
 
 
 def test_oom_in_zcmem_moves_regions_back_to_fbmem():
