@@ -68,6 +68,7 @@ services-status: $(STAMP)  ## which services run, and the environment to use the
 	$(BIN)/syslab services status
 
 dashboard: $(STAMP)  ## Streamlit dashboard on 127.0.0.1:$(port) over the MLflow store
+	@$(BIN)/syslab check --only mlflow >/dev/null || { $(BIN)/syslab check --only mlflow | grep -v '^ok'; exit 2; }
 	$(BIN)/streamlit run dashboards/app.py --server.address 127.0.0.1 --server.port $(port) \
 	  --server.headless true --browser.gatherUsageStats false --client.toolbarMode viewer
 
