@@ -46,6 +46,8 @@ class Proposal:
     """LLM tokens/cost for this proposal (empty offline)."""
     malformed: str | None = None
     """Why the proposal is not a mapper (then ``text`` is the raw reply)."""
+    meta: dict = field(default_factory=dict)
+    """LLM details of this proposal: grammar mode sent, finish reason, server adaptations (empty offline)."""
 
 
 def _key(point: dict[str, str]) -> tuple:

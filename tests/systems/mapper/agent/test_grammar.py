@@ -1,0 +1,66 @@
+"""Generation grammars derived from the DSL grammar file: everything they admit, the parser accepts."""
+
+import importlib.util
+import json
+
+import pytest
+from lark import Lark
+
+from systems.mapper.agent import grammar as G
+from systems.mapper.dsl.compiler import _parser
+
+
+@pytest.mark.parametrize("minimal", [False, True])
+def test_every_gbnf_sample_parses(minimal):
+    """Soundness of the translation (incl. whitespace junctions): random derivations of the GBNF, with
+    random or the least whitespace it allows, are accepted by the project's parser."""
+    parser = _parser()
+    for s in G.sample_programs(150, seed=7, minimal_ws=minimal):
+        parser.parse(s)
+
+
+def test_gbnf_shape():
+    g = G.gbnf()
+    rules = dict(ln.split(" ::= ", 1) for ln in g.splitlines() if " ::= " in ln)
+    assert rules["root"].startswith("ws ") and all("_" not in k for k in rules)  # llama.cpp names: [a-z0-9-]
+    assert G.file_hash()[:12] in g.splitlines()[0]
+    # no left recursion survives: no rule's alternatives start with the rule itself
+    for k, v in rules.items():
+        assert not any(alt.strip().startswith(k + " ") for alt in v.split("|")), k
+    # a space is forced between two words (Task foo) but not before punctuation
+    assert "t-task sp" in g and "t-name ws t-semicolon" in g
+
+
+def test_json_string_form_round_trips_through_json():
+    import random
+
+    g = G.gbnf(json_string=True, prefix="d-")
+    rules = {k.strip(): v.strip() for k, v in (ln.split("::=", 1) for ln in g.splitlines()
+                                              if "::=" in ln and not ln.startswith("#"))}
+    rng = random.Random(3)
+    for _ in range(100):
+        s = G._derive(rules, "d-root", rng, 9)
+        assert '"' not in s.replace('\\"', "") and "\n" not in s  # a valid JSON string body
+        _parser().parse(json.loads('"' + s + '"'))
+
+
+def test_lark_tool_grammar_is_the_same_language():
+    lk = Lark(G.lark_tool_grammar(), parser="lalr")
+    for s in G.sample_programs(60, seed=11):
+        lk.parse(s)
+    assert "COMMENT" not in G.lark_tool_grammar() and "%import" not in G.lark_tool_grammar()
+
+
+def test_unsupported_regex_is_refused_by_name():
+    with pytest.raises(G.GrammarConversionError, match="FOO"):
+        G.regex_to_gbnf(r"(?<=a)b", "FOO")
+
+
+@pytest.mark.skipif(importlib.util.find_spec("llama_cpp") is None, reason="llama-cpp-python not installed (make llm)")
+def test_llama_cpp_accepts_the_gbnf():
+    from llama_cpp import LlamaGrammar
+
+    from systems.mapper.agent.optoprime import optoprime_gbnf
+
+    LlamaGrammar.from_string(G.gbnf(), verbose=False)
+    LlamaGrammar.from_string(optoprime_gbnf("mapper0"), verbose=False)
