@@ -85,7 +85,8 @@ def service() -> services.Service:
 
 def env_exports() -> dict[str, str]:
     """What a client exports to use the local server (no key needed; grammar-constrained by default)."""
-    return {"OPENAI_BASE_URL": base_url(), "OPENAI_MODEL": model_alias(), "SYSLAB_LLM_GRAMMAR": "gbnf"}
+    return {"OPENAI_BASE_URL": base_url(), "OPENAI_MODEL": model_alias(), "SYSLAB_LLM_GRAMMAR": "gbnf",
+            "SYSLAB_LLM_CTX": os.environ.get("SYSLAB_LLM_CTX", "8192")}
 
 
 def _endpoint_file() -> Path:
@@ -117,6 +118,7 @@ def up(timeout: float = 180.0, echo=print) -> bool:
         f.parent.mkdir(parents=True, exist_ok=True)
         f.write_text(json.dumps({"base_url": base_url(), "model": model_alias(), "grammar": "gbnf",
                                  "server": f"llama-cpp-python {_llama_version()}", "pid": services.running_pid(NAME),
+                                 "context_tokens": int(os.environ.get("SYSLAB_LLM_CTX", "8192")),
                                  "model_file": str(model_path())}, indent=1))
     return ok
 
