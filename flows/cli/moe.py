@@ -45,25 +45,34 @@ def bench(
     spec = get_system("moe")
     if steps is not None and steps < 1:
         _fail(f"--steps must be >= 1, got {steps}")
-    methods = list(method) if method else list(spec.methods)
+    methods = list(method) if method else list(spec.method_names)
     if compile_:
         bad = [m for m in methods if m in ("tutel-cf0", "dropless", "peer-moe")]
         if method and bad:
             _fail(f"--compile needs fixed capacities between recompiles; not supported by: {', '.join(bad)}")
         methods = [m for m in methods if m not in bad]
-    try:
-        jobs = spec.jobs(suite, methods=methods, workloads=list(workload) if workload else None, seeds=[seed])
-    except ValueError as exc:
-        _fail(str(exc))
-    params = {}
+    from systems.core import Job
+    from systems.moe.workloads import applicable
+
+    params: dict = {}
     if steps is not None:
         params["steps"] = steps
     if compile_:
         params["compile"] = True
+    try:
+        s = spec.suite(suite)
+        config = s.entries[0].config
+        workloads = list(workload) if workload else s.workloads
+        for w in workloads:
+            spec.workload_overrides(w)
+        jobs = [Job("moe", w, m, seed, suite, dict(params), config=config)
+                for w in workloads for m in methods if applicable(m, w)]
+        for job in jobs:
+            spec.resolve(job)  # strict: a bad method or param fails here, before anything trains
+    except ValueError as exc:
+        _fail(str(exc))
     results = []
     for job in jobs:
-        job.params.update(params)
-        job.wants_gpu = False
         if not json_out:
             typer.echo(f"running {job.key} ...", err=True)
         results.append(execute(job))
@@ -99,10 +108,10 @@ def bench(
 @app.command("workloads")
 def workloads_cmd() -> None:
     """List the named workloads and their sizes."""
-    from systems.moe.workloads import SUITE_WORKLOADS, WORKLOADS
+    from systems.moe.workloads import SUITES, WORKLOADS
 
     for name, c in WORKLOADS.items():
-        suites = ",".join(s for s, ws in SUITE_WORKLOADS.items() if name in ws) or "-"
+        suites = ",".join(s for s, su in SUITES.items() if name in su.workloads) or "-"
         w, lc = c.workload, c.layer
         what = f"{w.kind}" + (f"/{w.dataset}" if w.kind == "classify" else "")
         typer.echo(f"{name:14s} {what:15s} E={lc.n_experts:<3d} k={lc.top_k} d={lc.d_model:<4d} h={lc.d_hidden:<5d} "

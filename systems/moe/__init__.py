@@ -7,10 +7,11 @@ Tutel's ``tutel-cf0``, ``dropless`` sort-and-segment and the ``peer-moe`` packag
 Primary metric: measured training ``tokens_per_s`` at equal-or-better held-out ``final_loss``.
 """
 
-from systems.core import QualityGate, SystemSpec
+from systems.core import Method, QualityGate, SystemSpec
 
-from systems.moe.methods import BASELINES, EXPERT, METHODS
-from systems.moe.workloads import make_jobs, workloads
+from systems.moe.config import CONFIGS
+from systems.moe.methods import BASELINES, EXPERT, METHODS as MOE_METHODS
+from systems.moe.workloads import SUITES, workload_overrides
 
 QUALITY_TOLERANCE = 0.02
 """Allowed held-out final-loss excess over the expert, in loss units (unit-variance MSE or cross-entropy).
@@ -18,17 +19,26 @@ Jobs of one flow share seed, initialisation and data order, so the comparison is
 half the seed-to-seed standard deviation of the expert's loss on the smoke workloads (0.019-0.041 over
 4 seeds), i.e. a difference smaller than what re-seeding alone produces."""
 
+_PEERS = ("tutel-cf0", "dropless", "peer-moe")
+
+METHODS: tuple[Method, ...] = tuple(
+    Method(name, "baseline" if name in BASELINES else "peer" if name in _PEERS else "optimizer",
+           m.description, overrides={"method": name})
+    for name, m in MOE_METHODS.items())
+"""The methods as the platform sees them (each sets ``RunConfig.method``; details in ``systems.moe.methods``)."""
+
 SPEC = SystemSpec(
     name="moe",
     description="DynaMoE: MoE capacity factors / assignment caching re-compiled as routing changes",
     primary_metric="tokens_per_s",
     direction="max",
-    methods=tuple(METHODS),
-    baselines=BASELINES,
+    methods=METHODS,
+    configs=CONFIGS,
+    suites=SUITES,
+    workload_overrides=workload_overrides,
     reference_baseline=EXPERT,
     quality=QualityGate("final_loss", "min", QUALITY_TOLERANCE),
-    make_jobs=make_jobs,
     runner="systems.moe.evaluate:run",
-    workloads=workloads,
     benchmark_version="1",
+    benchmark_sources=("systems.moe.workloads", "systems.moe.data"),
 )

@@ -1,4 +1,4 @@
-"""``run(job) -> JobResult``: one (workload, method, seed) training run, measured on this machine.
+"""``run(job, cfg) -> JobResult``: one (workload, method, seed) training run, measured on this machine.
 
 Metrics (all measured, none simulated):
 
@@ -15,7 +15,8 @@ Metrics (all measured, none simulated):
   ``recompile_s`` — their measured cost (compile mode: extra time of the first step after each change
   over the median step, plus rebuild time); ``initial_compile_s`` for the first graph.
 
-Job params: ``steps`` (int), ``compile`` (bool), ``compile_backend`` (str) override the workload.
+The config is resolved by the platform (named config -> workload -> method -> job params, strictly); any
+``RunConfig`` field may be overridden by a job, e.g. ``steps``, ``compile``, ``compile_backend``.
 """
 
 from __future__ import annotations
@@ -25,29 +26,14 @@ from dataclasses import replace
 from systems.core import Job, JobResult, hardware_description
 from systems.core.env import device as pick_device
 
-from systems.moe.workloads import workload_config
-
-_KNOWN_PARAMS = {"steps": int, "compile": bool, "compile_backend": str}
+from systems.moe.config import RunConfig
 
 
-def config_for(job: Job):
-    """The RunConfig a job runs (workload size of its suite + job params)."""
-    cfg = workload_config(job.workload, job.suite)
-    for k, v in job.params.items():
-        if k not in _KNOWN_PARAMS:
-            raise ValueError(f"job param {k!r} not understood by moe; valid: {', '.join(_KNOWN_PARAMS)}")
-        if not isinstance(v, _KNOWN_PARAMS[k]):
-            raise ValueError(f"job param {k!r} must be {_KNOWN_PARAMS[k].__name__}, got {v!r}")
-    cfg = replace(cfg, method=job.method, seed=job.seed, device=pick_device(job.wants_gpu),
-                  **{k: v for k, v in job.params.items()})
-    return cfg
-
-
-def run(job: Job) -> JobResult:
+def run(job: Job, cfg: RunConfig) -> JobResult:
     """Train the job's method on its workload and return the measured metrics."""
     from systems.moe.train import train
 
-    cfg = config_for(job)
+    cfg = replace(cfg.scaled(), device=pick_device(job.wants_gpu))
     res = train(cfg)
     return JobResult(system="moe", workload=job.workload, method=job.method, seed=job.seed, suite=job.suite,
                      metrics=res.metrics, params={**res.params, "device": cfg.device}, series=res.series,

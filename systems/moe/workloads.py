@@ -10,9 +10,7 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
-from systems.core import Job
+from systems.core import Suite, SuiteEntry
 
 from systems.moe.config import ControllerConfig, LayerConfig, RunConfig, WorkloadConfig
 from systems.moe.methods import METHODS
@@ -53,37 +51,40 @@ WORKLOADS: dict[str, RunConfig] = {
                               steps=240, controller=_CTRL),
 }
 
-SUITE_WORKLOADS: dict[str, tuple[str, ...]] = {
+_SUITE_WORKLOADS: dict[str, tuple[str, ...]] = {
     "smoke": ("micro-tiny", "digits-tiny", "drift-tiny"),
     "nightly": ("fastmoe-cpu", "mnist-moe", "drift-skew"),
     "default": ("fastmoe-cpu", "mnist-moe", "digits-moe", "drift-skew", "drift-static"),
     "full": ("fastmoe-cpu", "mnist-moe", "digits-moe", "drift-skew", "drift-static"),
 }
-SUITE_STEPS: dict[str, float] = {"smoke": 1.0, "nightly": 0.4, "default": 1.0, "full": 2.0}
-"""Multiplier on each workload's step count."""
-SUITE_SEEDS: dict[str, tuple[int, ...]] = {"smoke": (0,), "nightly": (0,), "default": (0,), "full": (0, 1, 2)}
-SUITE_METHODS: dict[str, tuple[str, ...]] = {
+_SUITE_METHODS: dict[str, tuple[str, ...]] = {
     "smoke": tuple(METHODS),
     "nightly": ("static-cf-expert", "static-cf-2.0", "dynamic-cf", "local-cf", "cache", "tutel-cf0", "dropless"),
     "default": tuple(METHODS),
     "full": tuple(METHODS),
 }
+_SUITE_CONFIG = {"smoke": "default", "nightly": "nightly", "default": "default", "full": "full"}
+"""Named config per suite (they differ in ``steps_scale``)."""
 
 
-def workloads(suite: str) -> list[str]:
-    """Workload names of a suite (every named workload is accepted by any suite)."""
-    if suite not in SUITE_WORKLOADS:
-        raise ValueError(f"unknown suite {suite!r} for moe; valid: {', '.join(SUITE_WORKLOADS)}")
-    first = list(SUITE_WORKLOADS[suite])
-    return first + [w for w in WORKLOADS if w not in first]
+def workload_overrides(name: str) -> dict:
+    """The config overrides of a named workload: its layer shape, data, controller and step count."""
+    from systems.core.config import to_dict
 
-
-def workload_config(name: str, suite: str = "default") -> RunConfig:
-    """The RunConfig of a named workload at a suite's size."""
     if name not in WORKLOADS:
         raise ValueError(f"unknown moe workload {name!r}; valid: {', '.join(WORKLOADS)}")
-    base = WORKLOADS[name]
-    return replace(base, steps=max(4, round(base.steps * SUITE_STEPS.get(suite, 1.0))))
+    w = WORKLOADS[name]
+    return {"layer": to_dict(w.layer), "workload": to_dict(w.workload), "controller": to_dict(w.controller),
+            "steps": w.steps, "mem_samples": w.mem_samples}
+
+
+def workload_config(name: str, config: str = "default") -> RunConfig:
+    """The RunConfig of a named workload under a named config, steps scaled (benchmarks use this)."""
+    from systems.core.config import apply_overrides
+    from systems.moe.config import CONFIGS
+
+    cfg = apply_overrides(CONFIGS[config](), workload_overrides(name), where=f"moe workload {name!r}")
+    return cfg.scaled()
 
 
 def applicable(method: str, workload: str) -> bool:
@@ -91,19 +92,10 @@ def applicable(method: str, workload: str) -> bool:
     return not (method == "peer-moe" and WORKLOADS[workload].layer.top_k != 2)
 
 
-def make_jobs(suite: str, methods: list[str] | None = None, workloads: list[str] | None = None,
-              seeds: list[int] | None = None) -> list[Job]:
-    """Jobs of a suite: workloads x methods x seeds (cheap: no data or model is built here)."""
-    if suite not in SUITE_WORKLOADS:
-        raise ValueError(f"unknown suite {suite!r} for moe; valid: {', '.join(SUITE_WORKLOADS)}")
-    ws = list(workloads or SUITE_WORKLOADS[suite])
-    for w in ws:
-        if w not in WORKLOADS:
-            raise ValueError(f"unknown moe workload {w!r}; valid: {', '.join(WORKLOADS)}")
-    ms = list(methods or SUITE_METHODS[suite])
-    for m in ms:
-        if m not in METHODS:
-            raise ValueError(f"unknown moe method {m!r}; valid: {', '.join(METHODS)}")
-    ss = list(seeds) if seeds is not None else list(SUITE_SEEDS[suite])
-    return [Job("moe", w, m, s, suite, wants_gpu=suite != "smoke")
-            for w in ws for m in ms if applicable(m, w) for s in ss]
+SUITES: dict[str, Suite] = {
+    suite: Suite(tuple(SuiteEntry(w, m, _SUITE_CONFIG[suite], wants_gpu=suite != "smoke")
+                       for w in ws for m in _SUITE_METHODS[suite] if applicable(m, w)),
+                 seeds=(0, 1, 2) if suite == "full" else (0,))
+    for suite, ws in _SUITE_WORKLOADS.items()
+}
+"""Suite name -> entries; ``nightly`` runs 0.4x and ``full`` 2x each workload's steps."""

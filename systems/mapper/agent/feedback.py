@@ -526,7 +526,7 @@ def _oracle(outcome, mapper: str, app, best_time_s: float | None) -> Feedback:
             if task:
                 lim = launcher_of(app, task) or task
                 why = f" ({task} is launched by {lim})" if lim != task else ""
-                tips.append(f"cap run-ahead with `InstanceLimit {lim} GPU 1;`{why}")
+                tips.append(f"cap run-ahead with `InstanceLimit {lim} 1;`{why}")
                 sugg.append(Suggestion("instance_limit", task=lim, value="1", text=tips[-1]))
             if big:
                 tips.append(f"put the large region {big} in zero-copy memory: `Region * {big} GPU ZCMEM;` "
@@ -545,7 +545,7 @@ def _oracle(outcome, mapper: str, app, best_time_s: float | None) -> Feedback:
                 sugg.append(Suggestion("set_memory", task=task, region=r, value="FBMEM", text=tips[-1]))
             if task:
                 lim = launcher_of(app, task) or task
-                tips.append(f"cap run-ahead: `InstanceLimit {lim} GPU 1;`")
+                tips.append(f"cap run-ahead: `InstanceLimit {lim} 1;`")
                 sugg.append(Suggestion("instance_limit", task=lim, value="1", text=tips[-1]))
         else:
             expl = f"{mem} ran out of capacity" + (f" while mapping task {task}" if task else "") + "."

@@ -44,6 +44,10 @@ GRAMMAR_FILE = Path(__file__).resolve().parents[1] / "dsl" / "grammar.lark"
 """The DSL grammar the compiler parses with (the single source of both generation grammars)."""
 MAX_WS = 6
 """Most whitespace characters the GBNF allows between two tokens (keeps a tiny model from looping on blanks)."""
+ACTION_ASSERTS_STAR = {"region_custom": 3, "layout_custom": 3}
+"""Positions where the real parser's *action code* (not its grammar) asserts a ``*``: ``Region t r W m;``
+and ``Layout t r W c;`` with W not a processor / memory kind (see ``systems.mapper.dsl.parser``).
+The GBNF emits only ``*`` there, so that it does not admit what the parser aborts on."""
 _WORD = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
 _ASCII = [chr(i) for i in range(128)]
 
@@ -185,13 +189,78 @@ def regex_to_gbnf(pattern: str, name: str = "?", js: bool = False) -> _Re:
     return _seq(_sp.parse(pattern), name, js)
 
 
+def _ident_shape(pattern: str):
+    """(first-char set, rest-char set) when ``pattern`` is ``[A][B]*`` (an identifier shape), else None."""
+    items = _sp.parse(pattern)
+    if len(items) != 2 or items[0][0] is not _sc.IN or items[1][0] is not _sc.MAX_REPEAT:
+        return None
+    lo, hi, sub = items[1][1]
+    if lo != 0 or hi is not _sc.MAXREPEAT or len(sub) != 1 or sub[0][0] is not _sc.IN:
+        return None
+    return _class(items[0][1])[1], _class(sub[0][1])[1]
+
+
+def _cls_of(chars) -> str:
+    """A GBNF class for a set of ASCII word characters (ranges compressed)."""
+    cs = sorted(chars, key=ord)
+    parts, i = [], 0
+    while i < len(cs):
+        j = i
+        while j + 1 < len(cs) and ord(cs[j + 1]) == ord(cs[j]) + 1:
+            j += 1
+        parts.append(_esc_cls(cs[i]) if j == i else f"{_esc_cls(cs[i])}-{_esc_cls(cs[j])}")
+        i = j + 1
+    return "[" + "".join(parts) + "]"
+
+
+def _ident_except(name: str, first: frozenset, rest: frozenset, keywords: set[str]) -> dict[str, str]:
+    """GBNF rules for identifiers (``first rest*``) other than ``keywords``: a trie over the keywords,
+    where leaving the trie (a character no keyword continues with) frees the rest of the name."""
+    rules: dict[str, str] = {}
+    tails = f"{_cls_of(rest)}*"
+
+    def node(prefix: str, rule: str) -> None:
+        at = {k[len(prefix)] for k in keywords if k.startswith(prefix) and len(k) > len(prefix)}
+        allowed = first if not prefix else rest
+        alts = []
+        others = sorted(c for c in allowed if c not in at)
+        if others:
+            alts.append(f"{_cls_of(others)} {tails}")
+        for i, c in enumerate(sorted(at)):
+            child = f"{rule}-{i}"
+            alts.append(f'"{_esc_lit(c)}" {child}')
+            node(prefix + c, child)
+        body = " | ".join(alts)
+        if prefix and prefix not in keywords:  # the name may end here
+            body = f"({body})?" if body else '""'
+        rules[rule] = body
+
+    node("", name)
+    return rules
+
+
 # ---------------------------------------------------------------------------------------------
 # rules
 
+def _start_rule(text: str) -> str:
+    """The grammar's start rule: ``program`` (the real DSL grammar) or ``start``, else the first rule."""
+    names = re.findall(r"^[?!]?([a-z_][a-z0-9_]*)\s*:", text, re.M)
+    for cand in ("program", "start"):
+        if cand in names:
+            return cand
+    if not names:
+        raise GrammarConversionError("no rule found in the grammar file")
+    return names[0]
+
+
 def _lark_grammar(path: Path):
+    """The grammar file loaded by lark (Earley: the file is an ambiguous grammar that the project's own
+    LALR builder disambiguates with bison's precedence rules; only its productions are needed here)."""
     from lark import Lark
 
-    return Lark(path.read_text(), parser="lalr", maybe_placeholders=True)
+    text = path.read_text()
+    start = _start_rule(text)
+    return Lark(text, start=start, parser="earley", lexer="dynamic"), start
 
 
 def _gname(name: str) -> str:
@@ -216,8 +285,8 @@ def gbnf(path: Path | str | None = None, json_string: bool = False, prefix: str 
 
 
 def _build_gbnf(path: Path, js: bool = False, prefix: str = "") -> str:
-    lk = _lark_grammar(path)
-    terms, rules, ignore = lk.grammar.compile(["start"], set())
+    lk, start = _lark_grammar(path)
+    terms, rules, ignore = lk.grammar.compile([start], set())
     tdefs = {t.name: t for t in terms}
     bnf: dict[str, list[list[str]]] = {}
     for r in rules:
@@ -226,7 +295,15 @@ def _build_gbnf(path: Path, js: bool = False, prefix: str = "") -> str:
         if any(name in alt for alts in bnf.values() for alt in alts):
             raise GrammarConversionError(f"terminal {name} is both ignored and used in a rule")
     # at least one statement
-    bnf["start"] = [alt for alt in bnf["start"] if alt] or bnf["start"]
+    bnf[start] = [alt for alt in bnf[start] if alt] or bnf[start]
+    # the action-code assertions: only '*' where an identifier would make the real parser abort
+    star = next((n for n, td in tdefs.items() if type(td.pattern).__name__ == "PatternStr"
+                 and td.pattern.value == "*"), None)
+    for rule, pos in ACTION_ASSERTS_STAR.items():
+        for alt in bnf.get(rule, []):
+            if star and len(alt) > pos and alt[pos] in bnf and any(a == [star] for a in bnf[alt[pos]]) \
+                    and all(len(a) == 1 for a in bnf[alt[pos]]):
+                alt[pos] = star
     # terminals
     tinfo: dict[str, _Re] = {}
     for name, td in tdefs.items():
@@ -243,6 +320,21 @@ def _build_gbnf(path: Path, js: bool = False, prefix: str = "") -> str:
             tinfo[name] = regex_to_gbnf(pat.value, name, js)
         if tinfo[name].nullable:
             raise GrammarConversionError(f"terminal {name} can match the empty string")
+    # identifiers must not spell a keyword (a scanner returns the keyword's token for it)
+    literals = {td.pattern.value for n, td in tdefs.items()
+                if n not in ignore and type(td.pattern).__name__ == "PatternStr"}
+    extra_rules: dict[str, str] = {}
+    for name, td in tdefs.items():
+        if name in ignore or type(td.pattern).__name__ == "PatternStr":
+            continue
+        shape = _ident_shape(td.pattern.value)
+        if not shape:
+            continue
+        kws = {w for w in literals if re.fullmatch(td.pattern.value, w)}
+        if kws:
+            rname = "id-" + _gname(name)
+            extra_rules.update(_ident_except(rname, shape[0], shape[1], kws))
+            tinfo[name] = _Re(rname, tinfo[name].first, tinfo[name].last, False)
     # direct left recursion -> right recursion
     for a in list(bnf):
         alts = bnf[a]
@@ -338,11 +430,11 @@ def _build_gbnf(path: Path, js: bool = False, prefix: str = "") -> str:
                 cand, i = f"{base}-{i}", i + 1
             used_names.add(cand)
             names[key] = cand
-            out_rules[cand] = tinfo[t].text
+            out_rules[cand] = (P + tinfo[t].text) if tinfo[t].text.startswith("id-") else tinfo[t].text
         sep = "sp" if (w and t_ew(t)) else "ws"
         return f"{P}{names[key]} {P}{sep}"
 
-    root = ref("start", False)
+    root = ref(start, False)
     while todo:
         n, w = todo.pop(0)
         alts_txt = []
@@ -371,6 +463,7 @@ def _build_gbnf(path: Path, js: bool = False, prefix: str = "") -> str:
              f"{P}ws ::= {blank}{{0,{MAX_WS}}}",
              f"{P}sp ::= {blank}{{1,{MAX_WS}}}"]
     lines += [f"{P}{k} ::= {v}" for k, v in out_rules.items()]
+    lines += [f"{P}{k} ::= " + re.sub(r"\b(id-[a-z0-9-]+)", P + r"\1", v) for k, v in extra_rules.items()]
     return "\n".join(lines) + "\n"
 
 

@@ -48,6 +48,7 @@ class TraceUnavailableError(RuntimeError):
 
 def _import_opto():
     os.environ.setdefault("TRACE_DEFAULT_LLM_BACKEND", "LiteLLM")  # opto picks a backend at import time
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # litellm would fetch a price list at import
     try:
         import io
         from contextlib import redirect_stdout
@@ -103,16 +104,17 @@ class OptoPrimeProposer:
                       "compiled and simulated for this application on this machine; lower simulated time is "
                       "better.\n\n" + DSL_REFERENCE.strip() + "\n\n# Application\n" + app_description.strip()
                       + ("\n\n# Machine\n" + machine_description.strip() if machine_description else ""))
-        self.param = trace.node(start, trainable=True, name=PARAM_NAME, description=constraint)
+        self.param = trace.node(start, trainable=True, name=PARAM_NAME,
+                                description="the mapper: DSL text (data, never executed)", constraint=constraint)
         outcomes = self._outcomes
 
-        @trace.bundle()
         def simulate(mapper):
             """Compile the mapper (DSL text) and simulate the application on the machine with it. Returns the
             outcome: ok with the simulated time, or the error class, message and failing line."""
             return outcomes.get(mapper, "not evaluated")
 
-        self._simulate = simulate
+        simulate.__qualname__ = "simulate"  # the name OptoPrime shows in #Code / #Documentation
+        self._simulate = trace.bundle()(simulate)
         proposer = self
 
         class SyslabLLM(AbstractModel):
@@ -135,6 +137,7 @@ class OptoPrimeProposer:
             log.warning("optoprime: the lark-tool grammar mode is not implemented for OptoPrime's JSON answer; "
                         "requests go without a grammar")
         self._step_n = 0
+        self._suggested = False
 
     # -- the LLM backend ---------------------------------------------------------------------------
     def _call(self, messages=None, max_tokens=None, response_format=None, **_kw):
@@ -153,6 +156,7 @@ class OptoPrimeProposer:
         for node in self.optimizer.parameters:
             if node.trainable and node.py_name in suggestion and isinstance(suggestion[node.py_name], str):
                 out[node] = suggestion[node.py_name]
+                self._suggested = True
         return out
 
     # -- proposer interface -------------------------------------------------------------------------
@@ -182,7 +186,7 @@ class OptoPrimeProposer:
             self._outcomes[text] = feedback.text.split("\n")[0]
         self.param._data = text
         self.last_usage, self.last_meta = {}, {}
-        before = self.param.data
+        self._suggested = False
         self._step_n += 1
         try:
             out = self._simulate(self.param)
@@ -196,6 +200,6 @@ class OptoPrimeProposer:
             self.last_error = f"LLM request failed: {exc}"
             return
         self.failures = 0
-        if self.param.data == before:
-            self.last_error = ("OptoPrime produced no update (the reply held no parseable suggestion for "
-                               f"{self.param.py_name!r})")
+        if not self._suggested:
+            self.last_error = ("OptoPrime produced no update: the reply held no parseable JSON suggestion for "
+                               f"{self.param.py_name!r}")

@@ -6,7 +6,8 @@ import json
 
 from systems.core import Job, get_system
 from systems.core.execute import execute
-from systems.mapper.evaluate import STATUSES, Outcome, evaluate_mapper, run
+from systems.mapper.evaluate import STATUSES, Outcome, evaluate_mapper
+from systems.mapper.runner import run
 from systems.mapper.experts import expert_mapper
 
 
@@ -25,13 +26,14 @@ def test_outcome_ok_fields():
 
 def test_outcome_failure_fields():
     o = evaluate_mapper("Task * GPU\n", "stencil")
-    assert o.status == "compile_error" and o.time_s is None and o.line == 1 and o.lower_bound_s > 0
+    assert o.status == "compile_error" and o.time_s is None and o.line == 2 and o.lower_bound_s > 0
+    assert o.message.startswith("Error at line 2: syntax error, unexpected $end")
     assert o.status in STATUSES
 
 
 def test_run_expert_job():
-    job = Job(system="mapper", workload="circuit", method="expert", suite="smoke")
-    r = run(job)
+    job = Job(system="mapper", workload="circuit", method="expert", suite="smoke", config="debug_cpu")
+    r = run(job, get_system("mapper").resolve(job))
     assert r.ok and r.metrics["time_s"] > 0 and r.metrics["bound_ratio"] >= 1.0
     assert r.artifacts["mapper.dsl"] == expert_mapper("circuit") and r.simulated
 
@@ -46,7 +48,8 @@ def test_execute_expert_job_through_the_registry():
 
 
 def test_expert_time_reproduces_exactly():
-    a = run(Job(system="mapper", workload="stencil", method="expert", suite="smoke"))
+    job = Job(system="mapper", workload="stencil", method="expert", suite="smoke", config="debug_cpu")
+    a = run(job, get_system("mapper").resolve(job))
     o = evaluate_mapper(a.artifacts["mapper.dsl"], "stencil", **a.params["sizes"])
     assert o.time_s == a.metrics["time_s"]
 

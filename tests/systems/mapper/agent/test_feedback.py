@@ -79,7 +79,7 @@ def test_oom_in_fbmem_suggests_less_residency_for_the_named_task_and_region():
             ("set_memory", "task_1", "A", "ZCMEM")} == acts
     assert "InstanceLimit" in g.text and "CollectMemory" in g.text and "FBMEM ran out" in g.text
     o_ = autoguide(o, MAPPER, "oracle", app=APP)
-    assert "InstanceLimit task_1 GPU 1;" in o_.text and "Region * A GPU ZCMEM;" in o_.text
+    assert "InstanceLimit task_1 1;" in o_.text and "Region * A GPU ZCMEM;" in o_.text
 
 
 def test_oom_in_zcmem_moves_regions_back_to_fbmem():
