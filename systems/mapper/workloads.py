@@ -9,8 +9,6 @@ or ``syslab llm up``); ``optoprime`` (not in smoke) also needs Microsoft Trace (
 
 from __future__ import annotations
 
-import os
-
 from systems.core import Suite, SuiteEntry
 
 ALL_APPS = ("circuit", "stencil", "pennant", "cannon", "summa", "pumma", "johnson", "solomonik", "cosma")

@@ -441,7 +441,6 @@ def _oracle(outcome, mapper: str, app, best_time_s: float | None) -> Feedback:
     msg = str(getattr(outcome, "message", "") or "")
     line = getattr(outcome, "line", None)
     kind = (getattr(outcome, "error_kind", None) or "").lower()
-    t = getattr(outcome, "time_s", None)
     tasks, regions, variants = _app_names(app)
     mtasks = _names_in(msg, tasks)
     mregions = [r for r in _names_in(msg, regions) if r not in mtasks]
@@ -520,7 +519,7 @@ def _oracle(outcome, mapper: str, app, best_time_s: float | None) -> Feedback:
         tips = []
         if mem == "FBMEM":
             big = region or _largest_region_of(app, task)
-            expl = (f"a GPU framebuffer (FBMEM) ran out of capacity" + (f" while mapping task {task}" if task else "")
+            expl = ("a GPU framebuffer (FBMEM) ran out of capacity" + (f" while mapping task {task}" if task else "")
                     + ": too many or too large instances are live at once (tasks run ahead of their consumers, "
                       "or big inputs stay resident).")
             if task:
