@@ -71,7 +71,8 @@ class LLMConfig:
     max_tokens: int = 1024
     """Upper bound on completion tokens per proposal (sent as ``max_completion_tokens`` when the server asks)."""
     timeout_s: float = 300.0
-    """Per-request timeout in seconds."""
+    """Per-request timeout in seconds (``SYSLAB_LLM_TIMEOUT``; 1800 for the local CPU server, whose first
+    long prompt can take minutes on a loaded machine)."""
     max_retries: int = 3
     """Retries after a transport error / 5xx / 429 (exponential backoff or ``Retry-After`` between them)."""
     backoff_s: float = 1.0
@@ -155,7 +156,10 @@ def llm_config_from_env(**overrides) -> LLMConfig:
             cfg.base_url, cfg.model = loc["base_url"], model or loc["model"]
             cfg.source, cfg.server = "local-server", loc.get("server")
             cfg.context_tokens = cfg.context_tokens or loc.get("context_tokens")
+            cfg.timeout_s = 1800.0
             grammar = grammar or loc.get("grammar")
+    if os.environ.get("SYSLAB_LLM_TIMEOUT"):
+        cfg.timeout_s = _float_env("SYSLAB_LLM_TIMEOUT")
     cfg.grammar = grammar or "off"
     if cfg.grammar not in GRAMMAR_MODES:
         raise ValueError(f"{ENV_GRAMMAR}={cfg.grammar!r}; valid: {', '.join(GRAMMAR_MODES)}")
