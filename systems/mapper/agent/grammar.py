@@ -335,7 +335,10 @@ def _build_gbnf(path: Path, js: bool = False, prefix: str = "") -> str:
             rname = "id-" + _gname(name)
             extra_rules.update(_ident_except(rname, shape[0], shape[1], kws))
             tinfo[name] = _Re(rname, tinfo[name].first, tinfo[name].last, False)
-    # direct left recursion -> right recursion
+    # direct left recursion -> right recursion, without the ambiguity of A -> A op A: with H the
+    # non-left-recursive alternatives ("head"), A -> H T, T -> op H T | (); a trailing A in a head or an
+    # operator alternative becomes H. Same language, one parse per operator chain (an ambiguous GBNF
+    # makes llama.cpp's grammar stacks grow exponentially with the length of an expression).
     for a in list(bnf):
         alts = bnf[a]
         rec = [alt[1:] for alt in alts if alt and alt[0] == a]
@@ -344,9 +347,18 @@ def _build_gbnf(path: Path, js: bool = False, prefix: str = "") -> str:
         base = [alt for alt in alts if not alt or alt[0] != a]
         if not base:
             raise GrammarConversionError(f"rule {a} only derives itself")
-        tail = f"{a}__tail"
-        bnf[a] = [b + [tail] for b in base]
-        bnf[tail] = [r + [tail] for r in rec] + [[]]
+        head, tail = f"{a}__head", f"{a}__tail"
+        trail = any(len(x) > 1 and x[-1] == a for x in base + rec)
+
+        def _h(x, a=a, head=head):
+            return x[:-1] + [head] if len(x) > 1 and x[-1] == a else x
+
+        if trail:
+            bnf[head] = [_h(b) for b in base]
+            bnf[a] = [[head, tail]]
+        else:
+            bnf[a] = [b + [tail] for b in base]
+        bnf[tail] = [_h(r) + [tail] for r in rec] + [[]]
     nts = set(bnf)
     # nullable / can start with a word char / can end with a word char (fixed points)
     nullable = {n: False for n in nts}

@@ -33,6 +33,8 @@ def test_gbnf_shape():
     # no left recursion survives: no rule's alternatives start with the rule itself
     for k, v in rules.items():
         assert not any(alt.strip().startswith(k + " ") for alt in v.split("|")), k
+    # A -> A op A is rewritten without ambiguity: an operator is followed by a head, not a whole expression
+    assert rules["expr"] == "expr-head expr-tail" and "t-plus ws expr-head expr-tail" in rules["expr-tail"]
     # a space is forced between two words (Task foo) but not before punctuation
     assert "t-t-task sp" in g and "t-t-identifier ws t-semicolon" in g
 
