@@ -92,7 +92,8 @@ def run_llm(app: str, method: str, grammar: str, feedback: str, seed: int, itera
             "cost_usd": sum(r.cost_usd for r in recs), "llm_wall_s": sum(r.llm_latency_s for r in recs),
             "wall_s": time.perf_counter() - t0, "client_cpu_s": time.process_time() - pc0,
             "server_cpu_s": (cpu1 - cpu0) if cpu0 is not None and cpu1 is not None else None,
-            "best_mapper": res.best_mapper, "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "best_mapper": res.best_mapper, "proposals": [r.proposal[:600] for r in recs],
+            "messages": [r.message for r in recs], "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "loadavg": os.getloadavg()[0]}
 
 
@@ -203,6 +204,19 @@ def render(rows: list[dict], command: str, planned: dict) -> str:
     for r in llm:
         lines.append(f"- {r['app']} / {r['method']} / grammar {r['grammar']} / {r['feedback']} / seed {r['seed']}: "
                      f"{', '.join(r['statuses'])}; best speedup {_f(r['speedup'])}")
+    shown = [r for r in llm if r.get("proposals")]
+    if shown:
+        lines += ["", "## 6. What the model wrote (first LLM proposal of each condition, cut at 600 characters)", ""]
+        seen = set()
+        for r in shown:
+            key = (r["method"], r["grammar"])
+            if key in seen:
+                continue
+            seen.add(key)
+            i = 1 if r["method"] == "optoprime" and len(r["proposals"]) > 1 else 0
+            lines += [f"{r['method']}, grammar {r['grammar']}, {r['app']}, iteration {i}: "
+                      f"{r['statuses'][i]} — {r['messages'][i][:200]}", "", "```",
+                      (r["proposals"][i] or "(empty)").rstrip(), "```", ""]
     lines += ["", "## Re-run against a hosted model", "",
               "The same table against any OpenAI-compatible hosted model (grammar-constrained through its Lark "
               "tool format where the model supports it, else `off`):", "",
