@@ -117,6 +117,11 @@ def _f(v, d=3):
     return "-" if v is None else f"{v:.{d}f}"
 
 
+def _llm_statuses(r: dict) -> list[str]:
+    """The statuses of the LLM's own proposals (optoprime's iteration 0 is the starting mapper)."""
+    return r["statuses"][1:] if r["method"] == "optoprime" else r["statuses"]
+
+
 def render(rows: list[dict], command: str, planned: dict) -> str:
     from systems.core import hardware_description
 
@@ -125,7 +130,7 @@ def render(rows: list[dict], command: str, planned: dict) -> str:
     models = sorted({r["model"] for r in llm})
     servers = sorted({r.get("server", "?") for r in llm})
     lines = ["# Mapper search with real LLMs (results simulated, LLM measured)", "",
-             f"Command: `{command}`", "",
+             f"Command(s): {command}" if command.startswith("`") else f"Command: `{command}`", "",
              f"Machine: {hardware_description()}; {platform.python_version()}. Load average during the runs: "
              + (f"{min(r['loadavg'] for r in llm):.1f}-{max(r['loadavg'] for r in llm):.1f}" if llm else "-")
              + " (a 2-core machine shared with other jobs: wall times are inflated; the server's CPU time is "
@@ -142,14 +147,17 @@ def render(rows: list[dict], command: str, planned: dict) -> str:
     for m in LLM_METHODS:
         for g in sorted({r["grammar"] for r in llm if r["method"] == m}):
             rs = [r for r in llm if r["method"] == m and r["grammar"] == g]
-            n = sum(r["iterations_run"] for r in rs)
-            c = sum(r["compiled"] for r in rs)
-            ok = sum(r["ok"] for r in rs)
+            sts = [x for r in rs for x in _llm_statuses(r)]
+            n = len(sts)
+            c = sum(not x.startswith(("compile_error", "malformed")) for x in sts)
+            ok = sum(x == "ok" for x in sts)
             cut = sum(r.get("cut_at_max_tokens", 0) for r in rs)
             lines.append(f"| {m} | {g} | {len(rs)} | {n} | {c} | {c / n:.0%} | {ok} | {cut} |" if n else
                          f"| {m} | {g} | {len(rs)} | 0 | - | - | - | - |")
-    lines += ["", "A proposal *compiles* when the DSL compiler accepts it (it may still fail when mapped or run); "
-              "for optoprime the first iteration is the starting (default) mapper, not an LLM proposal.", ""]
+    lines += ["", "Counted: the LLM's own proposals. A proposal *compiles* when the DSL compiler accepts it (it may "
+              "still fail when mapped or run). optoprime's first iteration evaluates its starting (default) "
+              "mapper and is not counted; a `malformed` optoprime step is a reply with no parseable JSON "
+              "suggestion.", ""]
     # 2. speedups
     apps = sorted({r["app"] for r in rows}, key=lambda a: a)
     lines += ["## 2. Best speedup over the expert (mean over seeds; `-` = nothing ran ok)", ""]
@@ -162,15 +170,20 @@ def render(rows: list[dict], command: str, planned: dict) -> str:
         cells = [a]
         for m, g in cols:
             rs = [r for r in llm if r["app"] == a and r["method"] == m and r["grammar"] == g and r["feedback"] == "guide"]
-            sp = [r["speedup"] for r in rs if r["speedup"]]
-            cells.append(f"{sum(sp) / len(sp):.3f} ({len(sp)}/{len(rs)})" if sp else ("-" if not rs else f"- (0/{len(rs)})"))
+            sp = [r["speedup"] for r in rs if r["speedup"] and "ok" in _llm_statuses(r)]
+            start = [r["speedup"] for r in rs if r["speedup"] and "ok" not in _llm_statuses(r)]
+            cell = f"{sum(sp) / len(sp):.3f} ({len(sp)}/{len(rs)})" if sp else ("-" if not rs else f"- (0/{len(rs)})")
+            if start and not sp:
+                cell += f"; start mapper {sum(start) / len(start):.3f}"
+            cells.append(cell)
         for m, n in bcols:
             rs = [r for r in base if r["app"] == a and r["method"] == m and r["iterations"] == n]
             sp = [r["speedup"] for r in rs if r["speedup"]]
             cells.append(_f(sum(sp) / len(sp)) if sp else "-")
         lines.append("| " + " | ".join(cells) + " |")
-    lines += ["", "LLM cells: mean speedup over the seeds whose search found a working mapper (k/n = seeds with a "
-              "working mapper / seeds run), feedback `guide`.", ""]
+    lines += ["", "LLM cells: mean speedup over the seeds in which an LLM proposal ran ok (k/n = such seeds / seeds "
+              "run), feedback `guide`; `start mapper` = optoprime's starting (default) mapper, the only one that ran.",
+              ""]
     # 3. ablation
     abl = [r for r in llm if r["method"] == "llm-agent"]
     levels = [lv for lv in LEVELS if any(r["feedback"] == lv for r in abl)]
@@ -241,6 +254,8 @@ def main(argv=None) -> int:
     p.add_argument("--max-tokens", type=int, default=None, help="completion-token cap per request")
     p.add_argument("--max-runs", type=int, default=None, help="stop after this many new LLM searches")
     p.add_argument("--render-only", action="store_true", help="re-render the document from the stored runs")
+    p.add_argument("--commands", default=None, help="with --render-only: the exact command(s) that produced the "
+                   "stored runs, for the document's header")
     p.add_argument("--store", default=str(STORE))
     p.add_argument("--out", default=str(OUT_MD))
     a = p.parse_args(argv)
@@ -302,7 +317,7 @@ def main(argv=None) -> int:
             new += 1
             print(f"    -> {row['statuses']} speedup {row['speedup']} ({row['wall_s']:.0f}s)", file=sys.stderr, flush=True)
     rows = _load(store)
-    text = render(rows, command, planned)
+    text = render(rows, a.commands or command, planned)
     Path(a.out).write_text(text)
     print(text)
     return 0
