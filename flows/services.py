@@ -123,8 +123,8 @@ def running_pid(name: str) -> int | None:
     return pid if _alive(pid) else None
 
 
-def _select(names: tuple[str, ...] | None) -> list[Service]:
-    known = services()
+def _select(names: tuple[str, ...] | None, known: list[Service] | None = None) -> list[Service]:
+    known = services() if known is None else known
     if names is None:
         return known
     bad = set(names) - {s.name for s in known}
@@ -133,12 +133,16 @@ def _select(names: tuple[str, ...] | None) -> list[Service]:
     return [s for s in known if s.name in names]
 
 
-def up(timeout: float = 180.0, echo=print, names: tuple[str, ...] | None = None) -> bool:
-    """Start every (named) service that is not running; wait until each is healthy. True if all are."""
+def up(timeout: float = 180.0, echo=print, names: tuple[str, ...] | None = None,
+       known: list[Service] | None = None) -> bool:
+    """Start every (named) service that is not running; wait until each is healthy. True if all are.
+
+    ``known``: the services to choose from (default: :func:`services`; ``flows.llm`` passes its own).
+    """
     home = syslab_home()
     (home / "logs").mkdir(exist_ok=True)
     started = []
-    for svc in _select(names):
+    for svc in _select(names, known):
         if running_pid(svc.name):
             echo(f"{svc.name:8s} already running (pid {running_pid(svc.name)})")
             continue
@@ -172,9 +176,10 @@ def up(timeout: float = 180.0, echo=print, names: tuple[str, ...] | None = None)
     return ok
 
 
-def down(echo=print, grace: float = 15.0, names: tuple[str, ...] | None = None) -> None:
+def down(echo=print, grace: float = 15.0, names: tuple[str, ...] | None = None,
+         known: list[Service] | None = None) -> None:
     """Stop the process groups recorded in the pid files (and nothing else)."""
-    for svc in reversed(_select(names)):
+    for svc in reversed(_select(names, known)):
         pid = running_pid(svc.name)
         pf = _pidfile(svc.name)
         if pid is None:

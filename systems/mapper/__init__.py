@@ -18,6 +18,9 @@ METHODS: tuple[Method, ...] = (
            overrides={"optimizer": "evolve"}),
     Method("llm-agent", "optimizer", "LLM proposer over an OpenAI-compatible endpoint with AutoGuide feedback",
            overrides={"optimizer": "llm-agent"}, requires="systems.mapper.workloads:llm_unavailable"),
+    Method("optoprime", "optimizer", "Microsoft Trace OptoPrime over the same endpoint: the mapper a trainable node, "
+           "the simulator a bundled operator, AutoGuide text the feedback",
+           overrides={"optimizer": "optoprime"}, requires="systems.mapper.workloads:optoprime_unavailable"),
 )
 
 SPEC = SystemSpec(

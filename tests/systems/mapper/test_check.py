@@ -92,8 +92,9 @@ def _statements(text: str) -> list[str]:
 
 def test_every_generated_mapper_parses_in_the_real_dialect():
     texts = [expert_mapper(a) for a in ALL_APPS]
-    example = DSL_REFERENCE.split("Example:\n", 1)[1]
-    texts.append(example)
+    from tests.systems.mapper.agent.test_prompt import _code_blocks
+
+    texts += _code_blocks(DSL_REFERENCE)  # every example of the prompt's DSL reference
     for app in ALL_APPS:
         space = MapperSpace(get_app(app))
         rng = random.Random(app)
@@ -119,8 +120,9 @@ def test_feedback_suggestions_are_real_dialect_statements():
                      "(instance is F_order; the library expects C_order leading dimensions)", error_kind="stride",
                      app="cannon")]
     found = 0
-    for o in cases:
-        fb = autoguide(o, expert_mapper("cannon"), "guide", app=app)
+    for o in cases:  # the paper levels name no statement to paste; the oracle level does
+        assert not _statements(autoguide(o, expert_mapper("cannon"), "guide", app=app).text)
+        fb = autoguide(o, expert_mapper("cannon"), "oracle", app=app)
         for stmt in _statements(fb.text):
             found += 1
             assert check_syntax(stmt.replace("{...}", "{ return 0; }")) is None, stmt

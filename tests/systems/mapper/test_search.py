@@ -39,7 +39,7 @@ def test_seeds_differ():
 def test_bad_arguments_name_valid_values():
     with pytest.raises(SearchError, match="random-search"):
         search("stencil", "opentuner")
-    with pytest.raises(SearchError, match="score, raw, guide"):
+    with pytest.raises(SearchError, match="score, raw, explain, guide, oracle"):
         search("stencil", "evolve", feedback="loud")
     with pytest.raises(SearchError, match="positive"):
         search("stencil", "evolve", iterations=0)
