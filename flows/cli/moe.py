@@ -40,14 +40,14 @@ def bench(
     from systems.core import get_system
     from systems.core.compare import compare
     from systems.core.execute import execute
-    from systems.moe.methods import EXPERT
+    from systems.moe.methods import EXPERT, ORACLE
 
     spec = get_system("moe")
     if steps is not None and steps < 1:
         _fail(f"--steps must be >= 1, got {steps}")
     methods = list(method) if method else list(spec.methods)
     if compile_:
-        bad = [m for m in methods if m in ("tutel-cf0", "dropless", "peer-moe")]
+        bad = [m for m in methods if m in ("tutel-cf0", "peer-moe")]
         if method and bad:
             _fail(f"--compile needs fixed capacities between recompiles; not supported by: {', '.join(bad)}")
         methods = [m for m in methods if m not in bad]
@@ -85,7 +85,7 @@ def bench(
             if not r.ok:
                 typer.echo(f"{r.workload:14s} {r.method:17s} FAILED: {(r.error or '').strip().splitlines()[-1]}")
                 continue
-            name = r.method + (f"(a={m['expert_alpha']:g})" if r.method == EXPERT else "")
+            name = r.method + (f"(a={m['oracle_alpha']:.3g})" if r.method == ORACLE else "")
             rt = ratio.get((r.workload, r.method))
             typer.echo(f"{r.workload:14s} {name:17s} {m['tokens_per_s']:10.0f} {_f(rt, '9.2f')} "
                        f"{m['peak_mem_mb']:8.2f} {100 * m['dropped_frac']:8.2f} {m['final_loss']:7.4f} "

@@ -1,10 +1,11 @@
 """Routing statistics read with a lag, and the re-compilation controller (the optimizer).
 
-After every optimizer step the trainer hands this step's statistics *tensors* to
-:meth:`RecompileController.observe` and calls :meth:`RecompileController.after_step`. The
-controller only converts statistics to Python numbers once they are ``launch_ahead`` steps old
-(on a GPU those values are long computed, so the check never stalls the step — DynaMoE reads Legion
-futures the same way). Policies (DynaMoE section 3):
+After every optimizer step the trainer hands this step's statistics to
+:meth:`RecompileController.observe` (on a GPU as :class:`Pending` copies: a non-blocking copy into
+pinned host memory plus an event) and calls :meth:`RecompileController.after_step`. The controller
+only converts statistics to Python numbers once they are ``launch_ahead`` steps old; by then their
+copy has long finished, so reading them never stalls the step (DynaMoE reads Legion futures the
+same way). Policies (DynaMoE section 3):
 
 * ``static``  — never changes anything.
 * ``dynamic`` — global alpha: shrink when ``score < 0.5 * alpha`` to ``1.3 * score``; raise along
@@ -18,6 +19,10 @@ futures the same way). Policies (DynaMoE section 3):
   batch position in the previous epoch) exceeds 0.95 and at least ``cache_min_steps`` steps passed
   since the last change; off when it drops below 0.85. This needs a fixed data order.
 
+Capacity bucketing (``bucket_alpha`` > 0) rounds every capacity up to a multiple of
+``bucket_alpha * k * B / n`` rows, so the set of configurations, and with it the number of distinct
+compiled graphs, is bounded; it is an option whose effect the benchmark measures.
+
 Every returned :class:`Decision` is a change of configuration, i.e. one re-compilation.
 """
 
@@ -27,8 +32,41 @@ import math
 from collections import deque
 from dataclasses import dataclass, field
 
+import torch
+
 from systems.moe.config import ControllerConfig
 from systems.moe.layer import capacity_for
+
+
+class Pending:
+    """A device tensor being copied to the host without blocking; ``values()`` reads it later.
+
+    On CUDA the copy goes to pinned memory with ``non_blocking=True`` and an event marks its end, so
+    ``values()`` waits only for that (old) event, never for the work queued after it. On CPU the
+    tensor is read directly.
+    """
+
+    def __init__(self, t: torch.Tensor) -> None:
+        t = t.detach()
+        self.event = None
+        if t.is_cuda:
+            self.host = torch.empty(t.shape, dtype=t.dtype, pin_memory=True)
+            self.host.copy_(t, non_blocking=True)
+            self.event = torch.cuda.Event()
+            self.event.record()
+        else:
+            self.host = t
+
+    def values(self) -> list[float]:
+        if self.event is not None:
+            self.event.synchronize()
+        return self.host.reshape(-1).tolist()
+
+
+def pack_stats(counts: torch.Tensor, dropped: torch.Tensor, match: torch.Tensor | None) -> Pending:
+    """One step's statistics as one small pending host copy: counts..., dropped, match (-1 = none)."""
+    m = match.reshape(1).float() if match is not None else counts.new_full((1,), -1.0, dtype=torch.float32)
+    return Pending(torch.cat([counts.reshape(-1).float(), dropped.reshape(1).float(), m]))
 
 
 class EMA:
@@ -55,7 +93,8 @@ class StepStats:
 
     step: int
     counts: object
-    """(n,) demand per expert."""
+    """(n,) demand per expert, or a :class:`Pending` from :func:`pack_stats` (then ``dropped`` and
+    ``match`` are read from it)."""
     dropped: object
     """Dropped assignments this step."""
     match: object | None = None
@@ -148,7 +187,7 @@ class RecompileController:
         self.cache_enabled = cache
         self.stats = RoutingStats(n, k, batch, cfg.ema_weight, cfg.cache_gamma)
         self.alpha = alpha0
-        self.caps = (capacity_for(alpha0, k, n, batch),) * n
+        self.caps = (self.uniform_caps(alpha0),) * n
         self.cache_on = False
         self.last_change = 0
         self.pending: deque[StepStats] = deque()
@@ -164,9 +203,13 @@ class RecompileController:
         n = 0
         while self.pending and self.pending[0].step <= step - self.cfg.launch_ahead:
             s = self.pending.popleft()
-            counts = s.counts.tolist() if hasattr(s.counts, "tolist") else list(s.counts)
-            dropped = float(s.dropped.item() if hasattr(s.dropped, "item") else s.dropped)
-            match = None if s.match is None else float(s.match.item() if hasattr(s.match, "item") else s.match)
+            if isinstance(s.counts, Pending):
+                vals = s.counts.values()
+                counts, dropped, match = vals[:self.n], vals[self.n], (vals[self.n + 1] if vals[self.n + 1] >= 0 else None)
+            else:
+                counts = s.counts.tolist() if hasattr(s.counts, "tolist") else list(s.counts)
+                dropped = float(s.dropped.item() if hasattr(s.dropped, "item") else s.dropped)
+                match = None if s.match is None else float(s.match.item() if hasattr(s.match, "item") else s.match)
             self.stats.update(counts, dropped, match)
             n += 1
         return n
@@ -189,7 +232,7 @@ class RecompileController:
         if self.policy == "dynamic" and since >= self.cfg.cooldown:
             new_alpha, reason = self.global_alpha(self.alpha, self.stats.alpha_needed)
             if reason:
-                new_caps = (capacity_for(new_alpha, self.k, self.n, self.batch),) * self.n
+                new_caps = (self.uniform_caps(new_alpha),) * self.n
         elif self.policy == "local":
             caps, why = self.local_caps(self.caps, self.stats.alpha_local, self.stats.alpha_local_std)
             if (why.startswith("grow") and since > self.cfg.launch_ahead) or (why and since >= self.cfg.cooldown):
@@ -207,6 +250,15 @@ class RecompileController:
         d = Decision(self.caps, self.alpha, self.cache_on, reason, step)
         self.history.append(d)
         return d
+
+    def bucket_rows(self) -> int:
+        """Rows a capacity is rounded up to (1 without bucketing)."""
+        return max(1, math.ceil(self.cfg.bucket_alpha * self.k * self.batch / self.n)) if self.cfg.bucket_alpha > 0 else 1
+
+    def uniform_caps(self, alpha: float) -> int:
+        """Capacity of every expert for a global alpha, rounded up to the bucket."""
+        q = self.bucket_rows()
+        return max(1, min(self.batch, math.ceil(capacity_for(alpha, self.k, self.n, self.batch) / q) * q))
 
     def global_alpha(self, alpha: float, score: float) -> tuple[float, str]:
         """DynaMoE's global rules: (new alpha, reason) — reason empty when unchanged."""
@@ -226,7 +278,7 @@ class RecompileController:
         """Per-expert capacities max(headroom * EMA, EMA + z * std) of each expert's load: (new caps, reason)."""
         c = self.cfg
         unit = self.k * self.batch / self.n  # rows per unit of alpha
-        q = max(1, c.local_quantum)
+        q = max(c.local_quantum, self.bucket_rows(), 1)
         stds = stds or [0.0] * len(loads)
         target = []
         for a, sd in zip(loads, stds):

@@ -120,8 +120,16 @@ def _drift(cfg: WorkloadConfig, seed: int, rng: np.random.Generator) -> Data:
     noise = rng.standard_normal((nb, B, d)).astype(np.float32) * cfg.noise
     ring = np.arange(C) / C
 
+    if cfg.skew_end is not None and cfg.settle_steps <= 0:
+        raise ValueError(f"settle_steps must be > 0 with skew_end, got {cfg.settle_steps}")
+
+    def skew(t: float) -> float:
+        if cfg.skew_end is None:
+            return cfg.skew
+        return cfg.skew_end + (cfg.skew - cfg.skew_end) * math.exp(-t / cfg.settle_steps)
+
     def popularity(t: float) -> np.ndarray:
-        p = np.exp(cfg.skew * np.cos(2 * math.pi * (ring - cfg.drift * t)))
+        p = np.exp(skew(t) * np.cos(2 * math.pi * (ring - cfg.drift * t)))
         return p / p.sum()
 
     def sample(uu: np.ndarray, nz: np.ndarray, t: float):
@@ -143,7 +151,9 @@ def _drift(cfg: WorkloadConfig, seed: int, rng: np.random.Generator) -> Data:
         return [sample(erng.random(B), erng.standard_normal((B, d)).astype(np.float32) * cfg.noise, float(step))
                 for _ in range(cfg.eval_batches)]
 
+    settle = (f" relaxing to {cfg.skew_end} (time constant {cfg.settle_steps:g} steps)"
+              if cfg.skew_end is not None else "")
     return Data(d, d, "regress", batch, eval_at(0), nb,
-                f"drifting clustered tokens: {C} clusters, skew {cfg.skew}, drift {cfg.drift} turns/step, "
+                f"drifting clustered tokens: {C} clusters, skew {cfg.skew}{settle}, drift {cfg.drift} turns/step, "
                 f"{nb} batches of {B} per epoch; evaluated on held-out tokens at the final step's popularity",
                 eval_at)

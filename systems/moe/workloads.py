@@ -64,7 +64,8 @@ SUITE_STEPS: dict[str, float] = {"smoke": 1.0, "nightly": 0.4, "default": 1.0, "
 SUITE_SEEDS: dict[str, tuple[int, ...]] = {"smoke": (0,), "nightly": (0,), "default": (0,), "full": (0, 1, 2)}
 SUITE_METHODS: dict[str, tuple[str, ...]] = {
     "smoke": tuple(METHODS),
-    "nightly": ("static-cf-expert", "static-cf-2.0", "dynamic-cf", "local-cf", "cache", "tutel-cf0", "dropless"),
+    "nightly": ("static-cf-1.25", "static-cf-2.0", "static-cf-oracle", "dynamic-cf", "local-cf", "cache", "tutel-cf0",
+                "dropless"),
     "default": tuple(METHODS),
     "full": tuple(METHODS),
 }
