@@ -11,9 +11,12 @@ same way). Policies (DynaMoE section 3):
 * ``dynamic`` — global alpha: shrink when ``score < 0.5 * alpha`` to ``1.3 * score``; raise along
   the schedule 1.8 -> 2.0 -> 2.2 -> 2.5 -> 2.75 when ``score > alpha``. ``score`` is the
   bias-corrected EMA of ``max_e count_e * n / (k * B)``, the alpha needed for zero drops.
-* ``local``   — one capacity per expert, ``max(1.3 * EMA(load_e), EMA(load_e) + 2 * std(load_e))``
-  rounded up to a quantum; grows (right away) when an expert's EMA load exceeds capacity / 1.1 or its
-  target exceeds its capacity, shrinks (after the cooldown) when the total can shrink by 15 %.
+* ``local``   — one capacity per expert, target ``max(1.3 * EMA(load_e), EMA(load_e) + 2 * std(load_e))``
+  rounded up to a quantum. The first decision fits every expert to its target; after that only the
+  experts that need it grow (right away: EMA load above capacity / 1.1, or the latest observed load
+  above capacity, i.e. a drop), to their target, and the whole vector is refitted (after the cooldown) only when that shrinks the
+  total by 15 %. Growing only the experts that need it keeps the others' capacities, and the
+  configuration, stable (each change is a recompile).
 * ``cache`` (a flag on top of ``dynamic``) — assignment caching on when the match score (EMA,
   gamma 0.99, of the fraction of tokens whose expert set equals the one cached for the same
   batch position in the previous epoch) exceeds 0.95 and at least ``cache_min_steps`` steps passed
@@ -118,6 +121,8 @@ class RoutingStats:
     assignments_total: int = 0
     observed: int = 0
     last_needed: float = float("nan")
+    last_counts: list[float] = field(default_factory=list)
+    """Per-expert demand of the latest observed (lagged) step."""
 
     def __post_init__(self) -> None:
         self.score = EMA(self.ema_weight)
@@ -128,6 +133,7 @@ class RoutingStats:
     def update(self, counts: list[float], dropped: float, match: float | None) -> None:
         scale = self.n / (self.k * self.batch)
         self.last_needed = max(counts) * scale
+        self.last_counts = list(counts)
         self.score.update(self.last_needed)
         for e, c in enumerate(counts):
             self.per_expert[e].update(c * scale)
@@ -189,6 +195,7 @@ class RecompileController:
         self.alpha = alpha0
         self.caps = (self.uniform_caps(alpha0),) * n
         self.cache_on = False
+        self.fitted = False
         self.last_change = 0
         self.pending: deque[StepStats] = deque()
         self.history: list[Decision] = []
@@ -235,7 +242,8 @@ class RecompileController:
                 new_caps = (self.uniform_caps(new_alpha),) * self.n
         elif self.policy == "local":
             caps, why = self.local_caps(self.caps, self.stats.alpha_local, self.stats.alpha_local_std)
-            if (why.startswith("grow") and since > self.cfg.launch_ahead) or (why and since >= self.cfg.cooldown):
+            if why.startswith("fit") or (why.startswith("grow") and since > self.cfg.launch_ahead) \
+                    or (why and since >= self.cfg.cooldown):
                 new_caps, new_alpha, reason = caps, None, why
         new_cache = self.cache_on
         if self.cache_enabled:
@@ -286,10 +294,18 @@ class RecompileController:
             sd = sd if math.isfinite(sd) else 0.0
             rows = math.ceil(max(c.local_headroom * a_e, a_e + c.local_z * sd) * unit / q) * q
             target.append(max(1, min(self.batch, rows)))
+        if not self.fitted:
+            self.fitted = True
+            return tuple(target), "fit: per-expert capacities from the first statistics"
+        last = self.stats.last_counts or [0.0] * len(loads)
         over = [e for e, a in enumerate(loads) if math.isfinite(a) and
-                (a * unit * c.local_grow_margin > caps[e] or target[e] > caps[e])]
+                (a * unit * c.local_grow_margin > caps[e] or last[e] > caps[e])]
         if over:
-            return tuple(target), f"grow: experts {over} load above capacity"
+            grown = list(caps)
+            for e in over:
+                need = math.ceil(loads[e] * unit * c.local_grow_margin / q) * q
+                grown[e] = max(1, min(self.batch, max(caps[e], target[e], need)))
+            return tuple(grown), f"grow: experts {over} load above capacity"
         if sum(target) < c.local_shrink_ratio * sum(caps):
             return tuple(target), f"shrink: {sum(caps)} -> {sum(target)} rows"
         return caps, ""

@@ -132,12 +132,19 @@ def _drift(cfg: WorkloadConfig, seed: int, rng: np.random.Generator) -> Data:
         p = np.exp(skew(t) * np.cos(2 * math.pi * (ring - cfg.drift * t)))
         return p / p.sum()
 
+    centers_t, maps_t = torch.from_numpy(centers), torch.from_numpy(maps)
+    scale = 1 / math.sqrt(2.25 + cfg.noise ** 2)
+
     def sample(uu: np.ndarray, nz: np.ndarray, t: float):
         cdf = np.cumsum(popularity(t))
-        c = np.minimum(np.searchsorted(cdf, uu * cdf[-1]), C - 1)
-        x = centers[c] + nz
-        y = np.einsum("bd,bde->be", x, maps[c]) / math.sqrt(2.25 + cfg.noise ** 2)
-        return torch.from_numpy(x.astype(np.float32)), torch.from_numpy(y.astype(np.float32))
+        c = torch.from_numpy(np.minimum(np.searchsorted(cdf, uu * cdf[-1]), C - 1))
+        x = centers_t[c] + torch.from_numpy(nz)
+        order = torch.argsort(c, stable=True)  # rows grouped by cluster: one matmul per cluster present
+        sizes = torch.bincount(c, minlength=C).tolist()
+        y_sorted = torch.cat([xs @ maps_t[cl] for cl, xs in enumerate(torch.split(x[order], sizes)) if len(xs)])
+        y = torch.empty_like(x)
+        y[order] = y_sorted * scale
+        return x, y
 
     def batch(step: int):
         pos = step % nb

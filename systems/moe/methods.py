@@ -64,7 +64,7 @@ METHODS: dict[str, Method] = {
                                "this run's routing trace (picked with hindsight; selection cost not charged)"),
     "dynamic-cf": Method("dynamic-cf", "padded", "dynamic",
                          description="DynaMoE global alpha: shrink (<0.5a -> 1.3 score) / raise schedule, recompiled"),
-    "local-cf": Method("local-cf", "padded", "local", alpha=1.3,
+    "local-cf": Method("local-cf", "padded", "local",
                        description="DynaMoE per-expert capacities from each expert's load EMA, recompiled; "
                                    "starts from the uniform-load prior (alpha 1.3)"),
     "cache": Method("cache", "padded", "dynamic", cache=True,

@@ -246,9 +246,12 @@ def _train(cfg: RunConfig, method: Method) -> TrainResult:
         torch.cuda.synchronize(dev)
         torch.cuda.reset_peak_memory_stats(dev)
     t_start, c_start = time.perf_counter(), cpu_seconds()
+    aside_w = aside_c = 0.0  # data generation and memory probes: not part of a training step
     for step in range(cfg.steps):
+        a0, ac0 = time.perf_counter(), cpu_seconds()
         x, y = data.batch(step)
         x, y = x.to(dev, dtype if x.is_floating_point() else x.dtype), y.to(dev)
+        aside_w, aside_c = aside_w + time.perf_counter() - a0, aside_c + cpu_seconds() - ac0
         pos = step % data.n_batches
         plan = None
         if ctrl.cache_on and pos in assign_cache:
@@ -292,10 +295,13 @@ def _train(cfg: RunConfig, method: Method) -> TrainResult:
         correct_log.append(correct)
         rows_log.append(sum(caps) if backend == "padded" else None)
         if step in mem_steps and dev.type == "cpu":
+            a0, ac0 = time.perf_counter(), cpu_seconds()
             mem_series.append((step, _probe_memory(model, opt, x, y, data.task, lc.balance_coef, layout,
                                                    backend, method.tutel_cf, plan)))
+            aside_w, aside_c = aside_w + time.perf_counter() - a0, aside_c + cpu_seconds() - ac0
     _sync(dev)
-    total_wall, total_cpu = time.perf_counter() - t_start, cpu_seconds() - c_start
+    total_wall = time.perf_counter() - t_start - aside_w
+    total_cpu = cpu_seconds() - c_start - aside_c
     if dev.type == "cuda":
         mem_series = [(cfg.steps - 1, torch.cuda.max_memory_allocated(dev) / 2**20)]
     ctrl.flush()
