@@ -131,15 +131,19 @@ def _probe(dev: torch.device, dtype: torch.dtype) -> bool:
         return False
 
 
-def resolve_impl(impl: str, device: torch.device | str, dtype: torch.dtype) -> str:
-    """The concrete implementation ``impl`` means on this device and dtype."""
+def resolve_impl(impl: str, device: torch.device | str, dtype: torch.dtype, dims: tuple[int, ...] = ()) -> str:
+    """The concrete implementation ``impl`` means on this device and dtype, for matrices whose inner
+    sizes are ``dims`` (``torch._grouped_mm`` needs rows of a multiple of 16 bytes)."""
     if impl not in IMPLS:
         raise ValueError(f"unknown grouped GEMM implementation {impl!r}; valid: {', '.join(IMPLS)}")
+    item = torch.empty((), dtype=dtype).element_size()
+    aligned = all(d * item % 16 == 0 for d in dims)
     if impl == "auto":
-        return "grouped_mm" if grouped_mm_supported(device, dtype) else "padded_bmm"
-    if impl == "grouped_mm" and not grouped_mm_supported(device, dtype):
+        return "grouped_mm" if aligned and grouped_mm_supported(device, dtype) else "padded_bmm"
+    if impl == "grouped_mm" and not (aligned and grouped_mm_supported(device, dtype)):
         raise ValueError(f"torch._grouped_mm is not usable for {dtype} on {torch.device(device).type} with "
-                         f"torch {torch.__version__}; use kernel='padded_bmm' or 'auto'")
+                         f"torch {torch.__version__} and sizes {dims} (rows must be multiples of 16 bytes); "
+                         f"use kernel='padded_bmm' or 'auto'")
     return impl
 
 

@@ -141,7 +141,7 @@ class Experts(nn.Module):
 
     def resolve_kernel(self) -> str:
         """Fix ``auto`` to the implementation for this module's device and dtype (call before compiling)."""
-        self.kernel = resolve_impl(self.kernel, self.w1.device, self.w1.dtype)
+        self.kernel = resolve_impl(self.kernel, self.w1.device, self.w1.dtype, tuple(self.w1.shape[1:]))
         return self.kernel
 
     def grouped(self, x: torch.Tensor, seg: Segments) -> torch.Tensor:
