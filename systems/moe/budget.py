@@ -26,15 +26,20 @@ from systems.moe.data import make_data
 from systems.moe.layer import MoEModel, make_layout
 from systems.moe.memory import TensorMemoryTracker, persistent_bytes
 from systems.moe.methods import Method
-from systems.moe.train import DTYPES, PeerModel, forward_loss, make_optimizer
+from systems.moe.train import DTYPES, PeerModel, cpu_threads, forward_loss, make_optimizer
 
 
 def step_peak_mb(cfg: RunConfig, method: Method, caps: tuple[int, ...] | None, d_hidden: int) -> float:
     """Measured peak MB of one training step (forward, backward, Adam) of ``method`` at ``caps``
     (None: the back-end sizes its own buffers) with expert width ``d_hidden``."""
+    with cpu_threads(cfg.threads):
+        return _step_peak_mb(cfg, method, caps, d_hidden)
+
+
+def _step_peak_mb(cfg: RunConfig, method: Method, caps: tuple[int, ...] | None, d_hidden: int) -> float:
     lc = replace(cfg.layer, d_hidden=d_hidden)
     dev, dtype = torch.device(cfg.device), DTYPES[cfg.dtype]
-    data = make_data(cfg.workload, cfg.seed)
+    data = make_data(cfg.workload, cfg.seed, dev)
     torch.manual_seed(cfg.seed)
     if method.backend == "peer":
         model = PeerModel(data.d_in, data.d_out, replace(cfg, layer=lc))
@@ -73,27 +78,54 @@ def step_peak_mb(cfg: RunConfig, method: Method, caps: tuple[int, ...] | None, d
         return (persistent_bytes(persistent) + tr.peak_bytes) / 2**20
     finally:
         del model, opt
-        gc.collect()
         if dev.type == "cuda":
+            gc.collect()
             torch.cuda.empty_cache()
 
 
 def largest_model(cfg: RunConfig, method: Method, caps: tuple[int, ...] | None, budget_mb: float,
-                  quantum: int = 16, probe: tuple[int, int] | None = None) -> dict:
-    """Largest expert width that fits ``budget_mb`` (see module doc). Returns the width, the expert
-    parameters it means, the measured peak there, and the fitted line ``peak = a + b * h``."""
+                  quantum: int = 16, probe: tuple[int, int] | None = None, max_probes: int = 14) -> dict:
+    """Largest expert width (a multiple of ``quantum``) whose measured step peak fits ``budget_mb``.
+
+    Two probes fit the line ``peak = a + b * h``; its solution is measured, then the bracket
+    [largest width that fits, smallest that does not] is closed by bisection to one quantum, every
+    point measured. Returns the width, the expert parameters it means, its measured peak, the peak
+    one quantum wider, and the line."""
     h0 = cfg.layer.d_hidden
-    h1, h2 = probe or (max(quantum, h0 // 2), h0)
-    p1, p2 = step_peak_mb(cfg, method, caps, h1), step_peak_mb(cfg, method, caps, h2)
+    h1, h2 = probe or (max(quantum, h0 // 2 // quantum * quantum), max(2 * quantum, h0 // quantum * quantum))
+    seen: dict[int, float] = {}
+
+    def peak(h: int) -> float:
+        if h not in seen:
+            seen[h] = step_peak_mb(cfg, method, caps, h)
+        return seen[h]
+
+    p1, p2 = peak(h1), peak(h2)
     b = (p2 - p1) / (h2 - h1)
     a = p1 - b * h1
     if b <= 0:
         raise RuntimeError(f"peak memory does not grow with d_hidden ({p1:.2f} MB at {h1}, {p2:.2f} MB at {h2})")
-    h = max(0, math.floor((budget_mb - a) / b / quantum) * quantum)
-    peak = step_peak_mb(cfg, method, caps, h) if h > 0 else float("nan")
-    while h > 0 and peak > budget_mb:  # the line is exact up to allocator rounding: confirm, step down
-        h -= quantum
-        peak = step_peak_mb(cfg, method, caps, h) if h > 0 else float("nan")
+    lo, hi = 0, None  # lo fits (0: nothing), hi does not
+    for h in (h1, h2):
+        if seen[h] <= budget_mb:
+            lo = max(lo, h)
+        elif hi is None or h < hi:
+            hi = h
+    h = max(quantum, math.floor((budget_mb - a) / b / quantum) * quantum)
+    while len(seen) < max_probes:
+        if h <= lo or (hi is not None and h >= hi):
+            if hi is not None and hi - lo <= quantum:
+                break
+            h = (lo + quantum) if hi is None else max(lo + quantum, (lo + hi) // 2 // quantum * quantum)
+        if peak(h) <= budget_mb:
+            lo = h
+            h = h + quantum if hi is None else (lo + hi) // 2 // quantum * quantum
+        else:
+            hi = h
+            h = (lo + hi) // 2 // quantum * quantum
+    if hi is None or hi - lo > quantum:
+        raise RuntimeError(f"largest_model did not converge in {max_probes} probes (fits {lo}, fails {hi})")
     n, d = cfg.layer.n_experts, cfg.layer.d_model
-    return {"d_hidden": h, "expert_params_m": n * (2 * d * h + h + d) / 1e6, "peak_mb": peak,
-            "line_mb": [a, b], "budget_mb": budget_mb}
+    return {"d_hidden": lo, "expert_params_m": n * (2 * d * lo + lo + d) / 1e6,
+            "peak_mb": seen.get(lo, float("nan")), "next_peak_mb": peak(hi), "line_mb": [a, b],
+            "budget_mb": budget_mb, "probes": len(seen)}

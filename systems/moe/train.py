@@ -55,14 +55,23 @@ class TrainResult:
 
 
 class CountingBackend:
-    """A torch.compile backend wrapper counting graph compilations (each one is a (re)compile)."""
+    """A torch.compile backend wrapper counting graph compilations (each one is a (re)compile).
 
-    def __init__(self, name: str) -> None:
+    ``mode`` applies inductor's mode options (``reduce-overhead``: CUDA graphs, re-captured for every
+    new graph)."""
+
+    def __init__(self, name: str, mode: str = "default") -> None:
         self.name = name
+        self.mode = mode
         self.count = 0
 
-    def __call__(self, gm, example_inputs):
+    def __call__(self, gm, example_inputs, **_):
         self.count += 1
+        if self.name == "inductor" and self.mode != "default":
+            from torch._inductor import list_mode_options
+            from torch._inductor.compile_fx import compile_fx
+
+            return compile_fx(gm, example_inputs, config_patches=list_mode_options(self.mode))
         from torch._dynamo.backends.registry import lookup_backend
 
         return lookup_backend(self.name)(gm, example_inputs)
@@ -171,21 +180,28 @@ def compiler_settings(cfg: RunConfig):
             dynamo.reset()
 
 
+@contextlib.contextmanager
+def cpu_threads(n: int):
+    """torch intra-op threads set to ``n`` within the block (0: leave torch's setting)."""
+    if n < 0:
+        raise ValueError(f"threads must be >= 0, got {n}")
+    before = torch.get_num_threads()
+    if n:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def train(cfg: RunConfig, method: Method | None = None) -> TrainResult:
     """Train ``cfg.method`` (or the given ``method``, e.g. a static alpha picked by the oracle) on
     ``cfg.workload``; metrics described in ``systems/moe/evaluate.py``."""
-    if cfg.threads < 0:
-        raise ValueError(f"threads must be >= 0, got {cfg.threads}")
-    before = torch.get_num_threads()
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
-    try:
+    with cpu_threads(cfg.threads):
         if cfg.compile:
             with compiler_settings(cfg):
                 return _train(cfg, method or get_method(cfg.method))
         return _train(cfg, method or get_method(cfg.method))
-    finally:
-        torch.set_num_threads(before)
 
 
 def _check(cfg: RunConfig, method: Method) -> None:
@@ -208,11 +224,12 @@ def _train(cfg: RunConfig, method: Method) -> TrainResult:
     torch.manual_seed(cfg.seed)
     dev = torch.device(cfg.device)
     dtype = DTYPES[cfg.dtype]
-    data = make_data(cfg.workload, cfg.seed)
+    data = make_data(cfg.workload, cfg.seed, dev)
     lc = cfg.layer
     B, n, k = cfg.workload.batch_size, lc.n_experts, lc.top_k
-    model = (PeerModel(data.d_in, data.d_out, cfg) if method.backend == "peer"
-             else MoEModel(data.d_in, data.d_out, lc, cfg.kernel)).to(dev, dtype)
+    with torch.device(dev):  # parameters are drawn on the device (no host-side copy of a large model)
+        model = (PeerModel(data.d_in, data.d_out, cfg) if method.backend == "peer"
+                 else MoEModel(data.d_in, data.d_out, lc, cfg.kernel)).to(dtype)
     kernel = model.moe.experts.resolve_kernel() if method.backend != "peer" else "einsum (package)"
     opt, adam = make_optimizer(model.parameters(), cfg.lr, cfg.adam, dev)
     alpha0 = method.alpha if method.alpha is not None else cfg.controller.alpha0
@@ -223,10 +240,10 @@ def _train(cfg: RunConfig, method: Method) -> TrainResult:
 
     counter: CountingBackend | None = None
     fn = forward_loss
+    cudagraphs = cfg.compile and cfg.compile_mode == "reduce-overhead" and dev.type == "cuda"
     if cfg.compile:
-        counter = CountingBackend(cfg.compile_backend)
-        fn = torch.compile(forward_loss, backend=counter, dynamic=False,
-                           **({"mode": cfg.compile_mode} if cfg.compile_mode != "default" else {}))
+        counter = CountingBackend(cfg.compile_backend, cfg.compile_mode)
+        fn = torch.compile(forward_loss, backend=counter, dynamic=False)
 
     caps = caps0 = ctrl.caps
     layout = make_layout(caps, dev) if backend == "padded" else None
@@ -262,8 +279,12 @@ def _train(cfg: RunConfig, method: Method) -> TrainResult:
         graphs_before = counter.count if counter else 0
         t0, c0 = time.perf_counter(), cpu_seconds()
         opt.zero_grad(set_to_none=True)
+        if cudagraphs:
+            torch.compiler.cudagraph_mark_step_begin()
         loss, task_loss, counts, dropped, topi, correct = fn(
             model, x, y, data.task, lc.balance_coef, layout, backend, method.tutel_cf, plan)
+        if cudagraphs:  # graph outputs are overwritten by the next replay: keep copies of what outlives the step
+            task_loss, counts, dropped, topi, correct = (t.clone() for t in (task_loss, counts, dropped, topi, correct))
         loss.backward()
         opt.step()
         match = None

@@ -12,7 +12,7 @@ def test_largest_model_fits_and_next_size_does_not():
     method, caps = get_method("static-cf-2.0"), (128,) * 4
     fit = largest_model(CFG, method, caps, budget_mb=3.0, quantum=16)
     assert fit["d_hidden"] > 0 and fit["peak_mb"] <= 3.0
-    assert step_peak_mb(CFG, method, caps, fit["d_hidden"] + 16) > 3.0
+    assert fit["next_peak_mb"] > 3.0 and step_peak_mb(CFG, method, caps, fit["d_hidden"] + 16) > 3.0
 
 
 def test_fewer_rows_fit_a_wider_model():
