@@ -8,7 +8,17 @@ from __future__ import annotations
 
 import time
 
-from systems.core import Job, JobResult, SystemSpec
+from dataclasses import dataclass
+
+from systems.core import Job, JobResult, Method, Suite, SuiteEntry, SystemSpec
+
+
+@dataclass
+class BurnConfig:
+    """How much to burn."""
+
+    n: int = 25_000_000
+    """Loop iterations of pure-Python arithmetic per job."""
 
 
 def burn(n: int) -> int:
@@ -18,18 +28,21 @@ def burn(n: int) -> int:
     return acc
 
 
-def run(job: Job) -> JobResult:
+def run(job: Job, cfg: BurnConfig) -> JobResult:
     t0 = time.perf_counter()
-    burn(int(job.params.get("n", 10_000_000)))
+    burn(cfg.n)
     wall = time.perf_counter() - t0
     return JobResult("cpuburn", job.workload, job.method, job.seed, metrics={"time_s": wall}, wall_s=wall)
 
 
-def make_jobs(suite, methods=None, workloads=None, seeds=None):
-    n_jobs = {"smoke": 4, "default": 8}.get(suite, 8)
-    return [Job("cpuburn", f"burn{i}", "spin", 0, suite, params={"n": 25_000_000}) for i in range(n_jobs)]
+def _workload(name: str) -> dict:
+    if not name.startswith("burn"):
+        raise ValueError(f"unknown cpuburn workload {name!r}; valid: burn0, burn1, ...")
+    return {}
 
 
 SPEC = SystemSpec(name="cpuburn", description="CPU-bound jobs for the platform benchmark", primary_metric="time_s",
-                  direction="min", methods=("spin",), baselines=("spin",), make_jobs=make_jobs,
-                  runner="benchmarks.cpu_system:run")
+                  direction="min", methods=(Method("spin", "baseline"),), configs={"default": BurnConfig},
+                  suites={s: Suite(tuple(SuiteEntry(f"burn{i}", "spin") for i in range(n)))
+                          for s, n in (("smoke", 4), ("default", 8))},
+                  workload_overrides=_workload, runner="benchmarks.cpu_system:run")

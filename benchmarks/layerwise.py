@@ -28,7 +28,10 @@ from systems.layerwise.cost import CostModel, TorchProfiler
 from systems.layerwise.evaluate import plan
 from systems.layerwise.graph import build
 from systems.layerwise.search import CostGraph, brute_force, eliminate_search
-from systems.layerwise.workloads import BASELINE_METHODS, brute_force_feasible
+from systems.layerwise.baselines import BASELINES
+from systems.layerwise.workloads import brute_force_feasible
+
+BASELINE_METHODS = tuple(BASELINES)
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT_MD = ROOT / "docs" / "results" / "layerwise.md"

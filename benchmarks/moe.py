@@ -49,7 +49,7 @@ def section_train(workloads, steps_scale: float, rounds: int, per_round: int, se
 
     out = {}
     for w in workloads:
-        base = workload_config(w, "default")
+        base = workload_config(w)
         base = replace(base, steps=max(10, round(base.steps * steps_scale)), seed=seed)
         runs, states = {}, {}
         for m in METHODS:
@@ -86,7 +86,7 @@ def section_compile(steps: int, methods=("static-cf-2.0", "dynamic-cf", "local-c
     from systems.moe.train import train
     from systems.moe.workloads import workload_config
 
-    base = workload_config("micro-tiny", "smoke")
+    base = workload_config("micro-tiny")
     base = replace(base, steps=steps, mem_samples=1,
                    controller=ControllerConfig(cooldown=8, min_observations=3, cache_min_steps=10))
     out = {}
@@ -108,7 +108,7 @@ def section_cache(steps_scale: float) -> dict:
 
     out = {}
     for w, shuffle in (("drift-static", False), ("drift-static", True), ("drift-skew", False)):
-        base = workload_config(w, "default")
+        base = workload_config(w)
         base = replace(base, steps=max(10, round(base.steps * steps_scale)), mem_samples=1,
                        workload=replace(base.workload, shuffle=shuffle))
         res = train(replace(base, method="cache"))

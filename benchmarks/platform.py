@@ -110,12 +110,12 @@ def main() -> None:
                    _env(tempfile.mkdtemp(prefix="bench-cpu-"), SYSLAB_EXTRA_SYSTEMS="benchmarks.cpu_system"))
     cpus = os.cpu_count()
     rows.append((f"{n} CPU-bound jobs, serial in one process", f"{serial:.1f} s", ""))
-    rows.append((f"  same on plain Ray ({cpus} CPUs, warm workers): speedup", f"{serial / rayt:.2f}× ({rayt:.1f} s)", f"≥ 1.8× with 2 CPUs"))
-    rows.append((f"  same through the full flow (Prefect+Ray+MLflow, cold workers): speedup of flow wall",
+    rows.append((f"  same on plain Ray ({cpus} CPUs, warm workers): speedup", f"{serial / rayt:.2f}× ({rayt:.1f} s)", "≥ 1.8× with 2 CPUs"))
+    rows.append(("  same through the full flow (Prefect+Ray+MLflow, cold workers): speedup of flow wall",
                  f"{serial / s['wall_s']:.2f}× ({s['wall_s']:.1f} s)", ""))
 
     cmd = "make bench name=platform"
-    lines = [f"# Platform benchmark", "", f"Command: `{cmd}` (`python -m benchmarks.platform`)  ",
+    lines = ["# Platform benchmark", "", f"Command: `{cmd}` (`python -m benchmarks.platform`)  ",
              f"Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}  ", f"Hardware: {hardware_description()}  ",
              f"Git: {git_sha()}", "", "| measurement | result | target |", "|---|---|---|"]
     lines += [f"| {a_} | {b} | {c} |" for a_, b, c in rows]

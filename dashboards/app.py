@@ -29,18 +29,14 @@ def _generic_page(name: str):
 
 
 def build_pages() -> dict[str, list]:
-    """``{section: [st.Page]}`` from :data:`dashboards.nav.PAGES` plus one page per system."""
+    """``{section: [st.Page]}`` from :data:`dashboards.nav.PAGES` plus one generic page per system."""
     sections: dict[str, list] = {}
     for p in nav.PAGES:
         sections.setdefault(p.section, []).append(
             st.Page(p.path, title=p.title, icon=p.icon, default=p.default))
     stored = data.stored_systems(store.tracking_uri())
     for name in nav.system_names(stored):
-        if name in nav.SYSTEM_PAGE_FILES:
-            page = st.Page(nav.SYSTEM_PAGE_FILES[name], title=name, url_path=name)
-        else:
-            page = st.Page(_generic_page(name), title=name, url_path=name)
-        sections.setdefault("Systems", []).append(page)
+        sections.setdefault("Systems", []).append(st.Page(_generic_page(name), title=name, url_path=name))
     return sections
 
 

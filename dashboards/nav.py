@@ -1,8 +1,9 @@
 """Which pages the dashboard has — the one place to register a page.
 
 ``PAGES`` lists the fixed pages (file paths relative to ``dashboards/``); a system page is added
-for every built-in system (``SYSTEM_PAGE_FILES``), every other registered system and every system
-found in the store (a generic page). To add a page (e.g. the nightly history), add one
+for every registered system (discovered by ``systems.core.SYSTEMS``) and every system found only in the
+store. A system page is generic (:mod:`dashboards.views.system`) and shows the field plots of
+``dashboards/views/<name>.py`` when that module exists: no page file per system. To add a page (e.g. the nightly history), add one
 ``PageDef`` line to ``PAGES``.
 """
 
@@ -33,21 +34,10 @@ PAGES: list[PageDef] = [
     PageDef("Nightly", "pages/nightly.py", icon=":material/nightlight:"),
 ]
 
-SYSTEM_PAGE_FILES: dict[str, str] = {
-    "mapper": "pages/mapper.py",
-    "precision": "pages/precision.py",
-    "hag": "pages/hag.py",
-    "layerwise": "pages/layerwise.py",
-    "moe": "pages/moe.py",
-}
-"""Built-in systems: always get a page (it explains when the system is not registered or has no runs)."""
-
-
 def system_names(stored: list[str] | None = None) -> list[str]:
-    """Built-ins first, then other registered systems, then systems only present in the store."""
+    """Registered systems (registry order), then systems only present in the store."""
     from systems.core import SYSTEMS
 
-    names = list(SYSTEM_PAGE_FILES)
-    names += [s for s in SYSTEMS if s not in names]
+    names = list(SYSTEMS)
     names += [s for s in (stored or []) if s not in names]
     return names

@@ -27,15 +27,15 @@ from typing import Any
 
 import pandas as pd
 
-from systems.core.compare import ComparisonRow, compare, geomeans
-from systems.core.types import JobResult, SystemSpec
+from systems.core.compare import ComparisonRow, as_comparison, compare, geomeans
+from systems.core.types import ComparisonSpec, JobResult
 
 EXPERIMENT_PREFIX = "syslab/"
 """Experiments are named ``syslab/<system>`` (see :func:`flows.tracking.experiment_name`)."""
 
 FLOW_COLUMNS = ["run_id", "run_name", "system", "suite", "start", "status", "git_sha", "hardware",
                 "run_reason", "benchmark_version", "n_jobs", "n_ok", "n_failed", "wall_s",
-                "experiment_id", "error"]
+                "experiment_id", "error", "comparison_spec"]
 JOB_COLUMNS = ["run_id", "run_name", "workload", "method", "seed", "is_baseline", "status", "error",
                "hardware", "simulated", "start", "vs_expert", "wall_s"]
 
@@ -174,7 +174,7 @@ def flows(c, systems: list[str] | None = None, limit: int = 5000) -> pd.DataFram
                 "benchmark_version": t.get("syslab.benchmark_version", ""),
                 "n_jobs": _num(m.get("n_jobs")), "n_ok": _num(m.get("n_ok")), "n_failed": _num(m.get("n_failed")),
                 "wall_s": _num(m.get("wall_s")), "experiment_id": r.info.experiment_id,
-                "error": t.get("syslab.error", ""),
+                "error": t.get("syslab.error", ""), "comparison_spec": t.get("syslab.comparison_spec", ""),
             }
             for k, v in m.items():
                 if k.startswith("geomean_vs_expert."):
@@ -238,20 +238,24 @@ def results(jobs_df: pd.DataFrame) -> list[JobResult]:
     return out
 
 
-def _runner_unavailable(job) -> JobResult:  # pragma: no cover - never called: specs here only compare
-    raise RuntimeError("the dashboard never runs jobs")
+def spec_for(system: str, jobs_df: pd.DataFrame, comparison_csv: str | None = None,
+             stored: str | None = None) -> ComparisonSpec:
+    """What grades a flow run: the comparison spec **stored with the run**, else a fallback.
 
-
-def spec_for(system: str, jobs_df: pd.DataFrame, comparison_csv: str | None = None) -> SystemSpec:
-    """The registered :class:`SystemSpec`, or one rebuilt from the stored comparison.
-
-    A store can hold runs of a system whose code is not importable here (another branch, a
-    removed system); its ``comparison/comparison.csv`` artifact names the metric and direction.
+    Runs record their comparison spec (tag ``syslab.comparison_spec``), so changing a system's reference
+    baseline or quality gate later does not change how old runs are graded. Runs made before that tag
+    existed fall back to the system's current spec, or, when the system is not registered in this
+    checkout, to one rebuilt from the run's ``comparison/comparison.csv``.
     """
     from systems.core import SYSTEMS
 
+    if stored:
+        try:
+            return ComparisonSpec.from_dict(json.loads(stored))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise StoreError(f"flow run of {system!r} has an unreadable syslab.comparison_spec tag: {exc}") from None
     if system in SYSTEMS:
-        return SYSTEMS[system]
+        return SYSTEMS[system].comparison
     metric, direction = None, "min"
     if comparison_csv:
         import csv
@@ -265,17 +269,16 @@ def spec_for(system: str, jobs_df: pd.DataFrame, comparison_csv: str | None = No
                          "comparison/comparison.csv naming the primary metric")
     methods = tuple(dict.fromkeys(jobs_df["method"])) if not jobs_df.empty else ()
     baselines = tuple(dict.fromkeys(jobs_df.loc[jobs_df["is_baseline"], "method"])) if not jobs_df.empty else ()
-    return SystemSpec(name=system, description="(not registered in this checkout)", primary_metric=metric,
-                      direction="max" if direction == "max" else "min", methods=methods, baselines=baselines,
-                      make_jobs=lambda *a, **k: [], runner="dashboards.store:_runner_unavailable")
+    return ComparisonSpec(system=system, primary_metric=metric, direction="max" if direction == "max" else "min",
+                          baselines=baselines, method_order=methods)
 
 
-def comparison(spec: SystemSpec, jobs_df: pd.DataFrame) -> list[ComparisonRow]:
+def comparison(spec: ComparisonSpec, jobs_df: pd.DataFrame) -> list[ComparisonRow]:
     """The flow's comparison (each method vs the expert), recomputed with ``systems.core.compare``."""
     return compare(spec, results(jobs_df)) if not jobs_df.empty else []
 
 
-def comparison_frame(spec: SystemSpec, rows: list[ComparisonRow]) -> pd.DataFrame:
+def comparison_frame(spec: ComparisonSpec, rows: list[ComparisonRow]) -> pd.DataFrame:
     """Comparison rows as a DataFrame (numbers kept numeric for styling and plotting)."""
     recs = []
     for r in rows:
@@ -289,13 +292,22 @@ def comparison_frame(spec: SystemSpec, rows: list[ComparisonRow]) -> pd.DataFram
     return pd.DataFrame(recs)
 
 
-def best_rows(spec: SystemSpec, rows: list[ComparisonRow]) -> list[ComparisonRow]:
-    """Per workload, the non-baseline method with the best ratio (quality gate respected first)."""
+def _is_optimizer(spec: ComparisonSpec, row: ComparisonRow) -> bool:
+    """An optimizer row: not a baseline, and not an ablation, peer or verification method where roles are known."""
+    if row.is_baseline:
+        return False
+    role = spec.roles.get(row.method.split("[", 1)[0]) if spec.roles else None
+    return role in (None, "optimizer")
+
+
+def best_rows(spec: ComparisonSpec, rows: list[ComparisonRow]) -> list[ComparisonRow]:
+    """Per workload, the optimizer with the best ratio (quality gate respected first)."""
+    spec = as_comparison(spec)
     out = []
     for w in dict.fromkeys(r.workload for r in rows):
-        cands = [r for r in rows if r.workload == w and not r.is_baseline and r.ratio is not None]
+        cands = [r for r in rows if r.workload == w and _is_optimizer(spec, r) and r.ratio is not None]
         if not cands:
-            cands = [r for r in rows if r.workload == w and not r.is_baseline]
+            cands = [r for r in rows if r.workload == w and _is_optimizer(spec, r)]
             out.extend(cands[:1])
             continue
         gated = [r for r in cands if r.quality_ok is not False]
@@ -303,10 +315,10 @@ def best_rows(spec: SystemSpec, rows: list[ComparisonRow]) -> list[ComparisonRow
     return out
 
 
-def best_geomean(rows: list[ComparisonRow]) -> tuple[str | None, float | None]:
-    """The non-baseline method with the highest geomean ratio over workloads."""
-    base = {r.method for r in rows if r.is_baseline}
-    gm = {m: g for m, g in geomeans(rows).items() if m not in base and g is not None}
+def best_geomean(rows: list[ComparisonRow], spec: ComparisonSpec | None = None) -> tuple[str | None, float | None]:
+    """The optimizer with the highest geomean ratio over workloads (see :func:`_is_optimizer`)."""
+    opt = {r.method for r in rows if (_is_optimizer(as_comparison(spec), r) if spec else not r.is_baseline)}
+    gm = {m: g for m, g in geomeans(rows).items() if m in opt and g is not None}
     if not gm:
         return None, None
     m = max(gm, key=gm.get)

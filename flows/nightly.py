@@ -24,7 +24,6 @@ newest sweeps).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
@@ -50,24 +49,9 @@ REPORT_KEY = "nightly-regressions"
 
 # --- benchmark identity ------------------------------------------------------------------------
 def benchmark_hash(spec, suite: str, jobs) -> str:
-    """A 12-hex hash of what the benchmark *is*: change any of it and history is not compared.
-
-    Covers the spec's ``benchmark_version``, the primary metric and its direction, the quality
-    gate, the suite and every job's (workload, method, seed, params, wants_gpu). Not covered on
-    purpose: code changes to optimizers (those are what the nightly measures).
-    """
-    quality = None
-    if spec.quality is not None:
-        quality = [spec.quality.metric, spec.quality.direction, spec.quality.tolerance]
-    definition = {
-        "system": spec.name, "benchmark_version": spec.benchmark_version, "suite": suite,
-        "primary_metric": spec.primary_metric, "direction": spec.direction, "quality": quality,
-        "reference_baseline": spec.reference_baseline,
-        "jobs": sorted([j.workload, j.method, j.seed, json.dumps(j.params, sort_keys=True, default=str),
-                        bool(j.wants_gpu)] for j in jobs),
-    }
-    blob = json.dumps(definition, sort_keys=True, default=str).encode()
-    return hashlib.sha256(blob).hexdigest()[:12]
+    """A 12-hex hash of what the benchmark *is* (see :meth:`systems.core.SystemSpec.benchmark_hash`):
+    metric, gate, reference, every job's resolved config and the workload-building source."""
+    return spec.benchmark_hash(suite, list(jobs))
 
 
 def suite_for(spec, suite: str, gpus: float) -> str:

@@ -67,11 +67,13 @@ def _last_line(text: str | None, limit: int) -> str:
 @flow(name="run-system", task_runner=SyslabRayTaskRunner(), log_prints=True, validate_parameters=True)
 def run_system(system: str, suite: str = "smoke", methods: list[str] | None = None,
                workloads: list[str] | None = None, seeds: int | None = None,
-               run_reason: str = "manual", extra_tags: dict[str, str] | None = None) -> dict[str, Any]:
+               run_reason: str = "manual", extra_tags: dict[str, str] | None = None,
+               overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """Run ``system``'s ``suite`` (optionally restricted) and return a summary with the comparison.
 
-    ``extra_tags`` are added to the parent and every child MLflow run (the nightly passes its sweep
-    id and the benchmark-definition hash this way).
+    ``overrides`` are config overrides added to every job (``syslab run --set key=value``), checked
+    strictly against the system's config. ``extra_tags`` are added to the parent and every child MLflow
+    run (the nightly passes its sweep id and the benchmark-definition hash this way).
     """
     from prefect.artifacts import create_markdown_artifact, create_table_artifact
     from prefect.runtime import flow_run
@@ -82,11 +84,12 @@ def run_system(system: str, suite: str = "smoke", methods: list[str] | None = No
     t0 = time.perf_counter()
     log = get_run_logger()
     spec = get_system(system)
-    jobs = spec.jobs(suite, methods=methods, workloads=workloads, seeds=seeds)
+    jobs = spec.jobs(suite, methods=methods, workloads=workloads, seeds=seeds, overrides=overrides)
     sha, hw = git_sha(), hardware_description()
     recorder = FlowRecorder(spec, suite, run_reason=run_reason, git_sha=sha, hardware=hw,
                             params={"suite": suite, "methods": methods or "all", "workloads": workloads or "all",
-                                    "seeds": seeds if seeds is not None else "suite default", "n_jobs": len(jobs)},
+                                    "seeds": seeds if seeds is not None else "suite default", "n_jobs": len(jobs),
+                                    "overrides": overrides or {}},
                             extra_tags={"syslab.prefect_flow_run_id": str(flow_run.id or ""), **(extra_tags or {})})
     log.info("%s/%s: %d jobs on %s (MLflow run %s)", system, suite, len(jobs), hw, recorder.parent_id)
     status = spec.status_line()

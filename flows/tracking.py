@@ -5,17 +5,21 @@ Layout (the dashboard and nightly read exactly this):
 - experiment ``syslab/<system>`` (artifacts under ``$SYSLAB_HOME/artifacts/<system>`` by default);
 - one **parent run** per flow run, tags ``syslab.kind=flow``, ``syslab.system``, ``syslab.suite``,
   ``syslab.git_sha``, ``syslab.hardware``, ``syslab.benchmark_version``, ``syslab.run_reason``,
-  ``syslab.prefect_flow_run_id``; metrics ``n_jobs``, ``n_ok``, ``n_failed``, ``wall_s``,
+  ``syslab.prefect_flow_run_id``, ``syslab.comparison_spec`` (JSON: primary metric and direction, baselines,
+  reference baseline, quality gate, method roles — what the comparison needs, so a later change of the
+  system's spec does not change how this run is graded); metrics ``n_jobs``, ``n_ok``, ``n_failed``, ``wall_s``,
   ``job_compute_s``, ``overhead_s``, ``geomean_vs_expert.<method>``; artifacts
-  ``comparison/comparison.{csv,md}`` and ``comparison/results.json``;
+  ``comparison/comparison.{csv,md}``, ``comparison/spec.json`` and ``comparison/results.json``;
 - one **child run** per job (``mlflow.parentRunId`` set), tags ``syslab.kind=job``, ``syslab.system``,
   ``syslab.workload``, ``syslab.method``, ``syslab.seed``, ``syslab.suite``, ``syslab.is_baseline``
   (``true``/``false``), ``syslab.status`` (``ok``/``failed``), ``syslab.error`` (failed jobs),
   ``syslab.hardware``, ``syslab.git_sha``, ``syslab.benchmark_version``, ``syslab.simulated``,
-  ``syslab.run_reason``, ``syslab.job_key``; params = the result's params plus ``job.<k>`` for the job's
-  own params; metrics = the result's metrics plus ``wall_s`` and ``vs_expert`` (the comparison ratio of
-  its workload/method); per-step series as metric ``curve.<name>`` with ``step``; text artifacts under
-  ``artifacts/`` and the whole result as ``result.json``. Failed jobs end as FAILED runs.
+  ``syslab.run_reason``, ``syslab.job_key``; params = the result's params, ``job.<k>`` for the job's own
+  overrides, ``config.name`` and ``config.<key>`` for every field of the **resolved config**; metrics = the
+  result's metrics plus ``wall_s``, ``cpu_s`` and ``vs_expert`` (the comparison ratio of its
+  workload/method); per-step series as metric ``curve.<name>`` with ``step``; text artifacts under
+  ``artifacts/``, the resolved config as ``config.json`` and the whole result as ``result.json``. Failed
+  jobs end as FAILED runs.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from systems.core.compare import ComparisonRow, geomeans, method_labels, to_csv, to_markdown
+from systems.core.config import flatten
 from systems.core.env import syslab_home
 from systems.core.types import JobResult, SystemSpec
 
@@ -105,9 +110,11 @@ def _batch(c, run_id: str, metrics: dict[str, float] | None = None, params: dict
               if _metric_ok(v)]
     p = [Param(k, _param_value(v)) for k, v in (params or {}).items()]
     t = [RunTag(k, _redact(str(v))[:5000]) for k, v in (tags or {}).items()]
-    # MLflow caps a batch at 1000 metrics / 100 params / 100 tags.
-    for i in range(0, max(len(m), 1), 1000):
-        c.log_batch(run_id, metrics=m[i:i + 1000], params=p if i == 0 else [], tags=t if i == 0 else [])
+    # MLflow caps a batch at 1000 metrics / 100 params / 100 tags: batch k carries the k-th slice of each.
+    n_batches = max(-(-len(m) // 1000), -(-len(p) // 100), -(-len(t) // 100), 1)
+    for k in range(n_batches):
+        c.log_batch(run_id, metrics=m[k * 1000:(k + 1) * 1000], params=p[k * 100:(k + 1) * 100],
+                    tags=t[k * 100:(k + 1) * 100])
 
 
 class FlowRecorder:
@@ -126,9 +133,12 @@ class FlowRecorder:
             **(extra_tags or {}),
         }
         stamp = time.strftime("%Y%m%d-%H%M%S")
+        comparison = spec.comparison
         run = self.c.create_run(self.experiment_id, run_name=f"{spec.name}-{suite}-{stamp}",
-                                tags={"syslab.kind": "flow", **self.common_tags})
+                                tags={"syslab.kind": "flow", **self.common_tags,
+                                      "syslab.comparison_spec": json.dumps(comparison.to_dict(), sort_keys=True)})
         self.parent_id = run.info.run_id
+        self.comparison = comparison
         if params:
             _batch(self.c, self.parent_id, params=params)
         self.child_ids: dict[str, str] = {}
@@ -147,11 +157,15 @@ class FlowRecorder:
         run = self.c.create_run(self.experiment_id, run_name=f"{result.workload}/{result.method}/s{result.seed}",
                                 tags=tags)
         rid = run.info.run_id
-        params = {**result.params, **{f"job.{k}": v for k, v in result.job_params.items()}}
-        _batch(self.c, rid, metrics={**result.metrics, "wall_s": result.wall_s}, params=params,
-               series=result.series)
+        params = {**result.params, **{f"job.{k}": v for k, v in result.job_params.items()},
+                  "config.name": result.config_name,
+                  **{f"config.{k}": v for k, v in flatten(result.config).items()}}
+        _batch(self.c, rid, metrics={**result.metrics, "wall_s": result.wall_s, "cpu_s": result.cpu_s},
+               params=params, series=result.series)
         for name, text in result.artifacts.items():
             self.c.log_text(rid, _redact(text), f"artifacts/{name}")
+        self.c.log_text(rid, _redact(json.dumps({"name": result.config_name, "config": result.config},
+                                                indent=1, sort_keys=True, default=str)), "config.json")
         self.c.log_text(rid, _redact(result.to_json()), "result.json")
         self.c.set_terminated(rid, "FINISHED" if result.ok else "FAILED")
         self.child_ids[job_key] = rid
@@ -169,8 +183,10 @@ class FlowRecorder:
                 self.c.log_metric(self.child_ids[key], "vs_expert", float(v))
         gm = {f"geomean_vs_expert.{m}": g for m, g in geomeans(rows).items() if g is not None}
         _batch(self.c, self.parent_id, metrics={**metrics, **gm})
-        self.c.log_text(self.parent_id, to_csv(self.spec, rows), "comparison/comparison.csv")
-        self.c.log_text(self.parent_id, to_markdown(self.spec, rows), "comparison/comparison.md")
+        self.c.log_text(self.parent_id, to_csv(self.comparison, rows), "comparison/comparison.csv")
+        self.c.log_text(self.parent_id, to_markdown(self.comparison, rows), "comparison/comparison.md")
+        self.c.log_text(self.parent_id, json.dumps(self.comparison.to_dict(), indent=1, sort_keys=True),
+                        "comparison/spec.json")
         self.c.log_text(self.parent_id, _redact(json.dumps([r.to_dict() for _, r in results], default=str)),
                         "comparison/results.json")
         n_failed = sum(not r.ok for _, r in results)

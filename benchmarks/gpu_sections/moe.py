@@ -45,7 +45,7 @@ def _cfg(ctx, n_experts: int = 16, tokens: int = 8192, steps: int = 60):
                                 skew=8.0, skew_end=0.5, settle_steps=max(2.0, steps / 6), drift=0.002,
                                 eval_batches=1),
         controller=ControllerConfig(cooldown=max(2, steps // 12), min_observations=3, cache_min_steps=steps // 3),
-        steps=steps, warmup_steps=1, mem_samples=1 if ctx.tiny else 0, lr=1e-3, seed=0,
+        steps=steps, mem_samples=1 if ctx.tiny else 0, lr=1e-3, seed=0,
         device=ctx.device, threads=1 if ctx.device == "cpu" else 0, dtype="float32" if ctx.device == "cpu" else "bfloat16",
         compile_backend="eager" if ctx.device == "cpu" else "inductor",
         compile_mode="default" if ctx.device == "cpu" else "reduce-overhead")

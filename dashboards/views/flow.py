@@ -10,7 +10,7 @@ import streamlit as st
 
 from dashboards import data, store, ui
 from systems.core.compare import ComparisonRow, geomeans
-from systems.core.types import SystemSpec
+from systems.core.types import ComparisonSpec
 
 
 @dataclass
@@ -21,8 +21,8 @@ class FlowContext:
     """Tracking URI."""
     system: str
     """System name."""
-    spec: SystemSpec
-    """The system's spec (registered, or rebuilt from the stored comparison)."""
+    spec: ComparisonSpec
+    """What grades this run: the comparison spec stored with it (older runs: the registered one)."""
     flow: pd.Series
     """The flow run's row from :func:`dashboards.store.flows`."""
     jobs: pd.DataFrame
@@ -86,11 +86,12 @@ def context(uri: str, flow: pd.Series) -> FlowContext | None:
     try:
         jobs = data.jobs(uri, flow["run_id"], flow["experiment_id"])
         csv = None
+        stored = flow.get("comparison_spec") or None
         from systems.core import SYSTEMS
 
-        if system not in SYSTEMS:
+        if not stored and system not in SYSTEMS:
             csv = data.artifact_text(uri, flow["run_id"], "comparison/comparison.csv")
-        spec = store.spec_for(system, jobs, csv)
+        spec = store.spec_for(system, jobs, csv, stored)
         rows = store.comparison(spec, jobs)
     except Exception as exc:  # noqa: BLE001 - a broken run must not take the page down
         st.error(f"Could not load flow run `{flow['run_id']}` of `{system}`: {type(exc).__name__}: "

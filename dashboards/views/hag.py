@@ -14,6 +14,10 @@ import streamlit as st
 from dashboards.views.flow import FlowContext
 
 
+TITLE = "HAG (hierarchically aggregated GNN graphs vs the plain graph)"
+"""Page title."""
+
+
 def reductions(ctx: FlowContext) -> None:
     st.subheader("Aggregation and transfer reductions (plain graph ÷ HAG)")
     if ctx.missing("Reductions", "aggregation_reduction", "transfer_reduction"):

@@ -18,6 +18,10 @@ from dashboards import ui
 from dashboards.views.flow import FlowContext
 
 
+TITLE = "Layer-wise parallelization (vs data / model parallel / one weird trick)"
+"""Page title."""
+
+
 def _network_devices(row: pd.Series) -> tuple[str, float | None]:
     net = row.get("p.network")
     dev = row.get("m.devices")

@@ -17,6 +17,10 @@ import streamlit as st
 from dashboards.views.flow import FlowContext
 
 
+TITLE = "Mapper search (LLM / offline / tuner vs expert mappers)"
+"""Page title."""
+
+
 def _wide(values: pd.Series) -> bool:
     """Log scale when the values span more than 20x (random search starts far above the rest)."""
     v = values[values > 0]

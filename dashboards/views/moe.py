@@ -20,6 +20,10 @@ PANELS = (("tokens_per_s", "tokens/s"), ("mem_mb", "memory (MB)"), ("drops", "dr
           ("loss", "training loss"))
 
 
+TITLE = "MoE capacity & caching (vs a static capacity factor)"
+"""Page title."""
+
+
 def summary(ctx: FlowContext) -> None:
     st.subheader("Per method (measured)")
     wanted = ("tokens_per_s", "peak_mem_mb", "dropped_frac", "final_loss", "recompiles", "recompile_s")

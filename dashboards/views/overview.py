@@ -20,7 +20,7 @@ def overview_rows(ctx: fv.FlowContext) -> list[dict]:
         out.append({"system": ctx.system, "workload": r.workload, "best method": r.method,
                     "metric": pm, "value": r.value, "expert": r.baseline_method, "expert value": r.baseline_value,
                     "vs expert": r.ratio, "failed jobs": r.n_failed, **common})
-    m, g = store.best_geomean(ctx.rows)
+    m, g = store.best_geomean(ctx.rows, ctx.spec)
     out.append({"system": ctx.system, "workload": "GEOMEAN", "best method": m or "–", "metric": pm,
                 "value": None, "expert": None, "expert value": None, "vs expert": g,
                 "failed jobs": int(f["n_failed"]) if pd.notna(f.get("n_failed")) else None, **common})
@@ -55,7 +55,7 @@ def render(uri: str | None = None) -> None:
         if ctx is None:
             continue
         rows.extend(overview_rows(ctx))
-        cards.append((ctx.system, *store.best_geomean(ctx.rows)))
+        cards.append((ctx.system, *store.best_geomean(ctx.rows, ctx.spec)))
     if cards:
         cols = st.columns(min(len(cards), 5))
         for i, (system, m, g) in enumerate(cards):

@@ -21,6 +21,10 @@ from dashboards.views.flow import FlowContext
 _R_IN_NAME = re.compile(r"r[=_-]?([01](?:\.\d+)?)$")
 
 
+TITLE = "Mixed precision (FP8/FP16 assignment vs HFP8 / FP32)"
+"""Page title."""
+
+
 def _r(row: pd.Series) -> float | None:
     for col in ("m.r", "p.r", "p.job.r", "p.share", "p.job.share"):
         v = row.get(col)

@@ -2,13 +2,12 @@
 
 The generic part works for any registered system (and for systems only present in the store);
 the specialised part is ``dashboards/views/<system>.py``'s ``render(ctx)`` when that module exists
-(listed in :data:`SPECIALISED`). A specialised view that raises is contained: the error is shown
-in its own box and the rest of the page stays up.
+(found by name, nothing to register; its ``TITLE`` names the page). A specialised view that raises is
+contained: the error is shown in its own box and the rest of the page stays up.
 """
 
 from __future__ import annotations
 
-import importlib
 import traceback
 
 import pandas as pd
@@ -18,16 +17,24 @@ import streamlit as st
 from dashboards import ui
 from dashboards.views import flow as fv
 
-SPECIALISED = ("mapper", "precision", "hag", "layerwise", "moe")
-"""Systems with a field-specific view module ``dashboards.views.<name>``."""
+def view_module(system: str):
+    """``dashboards.views.<system>`` when it exists (and is a field view), else None."""
+    import importlib.util
 
-TITLES = {
-    "mapper": "Mapper search (LLM / offline / tuner vs expert mappers)",
-    "precision": "Mixed precision (FP8/FP16 assignment vs HFP8 / FP32)",
-    "hag": "HAG (hierarchically aggregated GNN graphs vs the plain graph)",
-    "layerwise": "Layer-wise parallelization (vs data / model parallel / one weird trick)",
-    "moe": "MoE capacity & caching (vs a static capacity factor)",
-}
+    if system in ("flow", "system", "overview", "runs", "nightly") or not system.isidentifier():
+        return None
+    if importlib.util.find_spec(f"dashboards.views.{system}") is None:
+        return None
+    return importlib.import_module(f"dashboards.views.{system}")
+
+
+def title(system: str) -> str:
+    """The page title: the view's ``TITLE``, else the system's name."""
+    try:
+        mod = view_module(system)
+    except Exception:  # noqa: BLE001 - a broken view still gets a page (its error shows below)
+        mod = None
+    return getattr(mod, "TITLE", None) or system
 
 
 def _registration_note(system: str) -> None:
@@ -67,10 +74,10 @@ def history(flows: pd.DataFrame) -> None:
 
 def specialised(ctx: fv.FlowContext) -> None:
     """The field-specific plots of ``ctx.system`` (contained: a bug shows as an error box)."""
-    if ctx.system not in SPECIALISED:
-        return
     try:
-        mod = importlib.import_module(f"dashboards.views.{ctx.system}")
+        mod = view_module(ctx.system)
+        if mod is None or not hasattr(mod, "render"):
+            return
         mod.render(ctx)
     except Exception as exc:  # noqa: BLE001 - keep the rest of the page
         st.error(f"The {ctx.system} plots failed on this run: {type(exc).__name__}: {str(exc)[:300]}")
@@ -109,7 +116,7 @@ def render(system: str, uri: str | None = None) -> None:
 
     uri = uri or tracking_uri()
     ui.sidebar(uri)
-    st.title(TITLES.get(system, f"{system}"))
+    st.title(title(system))
     _registration_note(system)
     if ui.connect(uri) is None:
         return

@@ -103,11 +103,11 @@ def search_cmd(
 @app.command("workloads")
 def workloads_cmd(suite: Optional[str] = typer.Option(None, "--suite", "-s", help="only this suite's workloads")) -> None:
     """List the workloads (stand-in graphs and their scale)."""
-    from systems.hag.workloads import SUITE_WORKLOADS, WORKLOADS
+    from systems.hag.workloads import SUITES, WORKLOADS
 
-    if suite is not None and suite not in SUITE_WORKLOADS:
-        _fail(f"unknown suite {suite!r}; valid: {', '.join(SUITE_WORKLOADS)}")
-    names = SUITE_WORKLOADS[suite] if suite else tuple(WORKLOADS)
+    if suite is not None and suite not in SUITES:
+        _fail(f"unknown suite {suite!r}; valid: {', '.join(SUITES)}")
+    names = SUITES[suite].workloads if suite else tuple(WORKLOADS)
     for name in names:
         w = WORKLOADS[name]
         typer.echo(f"{name:15s} {w.task:5s}  {w.scale}" + (f"  [paper {w.paper}]" if w.paper else ""))

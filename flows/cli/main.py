@@ -28,7 +28,58 @@ def systems_cmd() -> None:
         sim = ", simulated" if spec.simulated else ""
         typer.echo(f"{spec.name:10s} {spec.description}")
         typer.echo(f"{'':10s} primary metric: {spec.primary_metric} ({arrow} is better{sim})")
-        typer.echo(f"{'':10s} methods: {', '.join(spec.methods)}  (expert: {', '.join(spec.baselines)})")
+        typer.echo(f"{'':10s} methods: {', '.join(spec.method_names)}  (expert: {', '.join(spec.baselines)})")
+        typer.echo(f"{'':10s} suites: {', '.join(spec.suites)}; configs: {', '.join(spec.configs)}")
+
+
+def _parse_sets(items: list[str] | None) -> dict:
+    """``["iterations=5", "feedback=raw"]`` -> ``{"iterations": 5, "feedback": "raw"}`` (JSON values, else text)."""
+    import json
+
+    out: dict = {}
+    for item in items or []:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            _fail(f"--set expects KEY=VALUE, got {item!r}")
+        try:
+            out[key.strip()] = json.loads(raw)
+        except ValueError:
+            out[key.strip()] = raw
+    return out
+
+
+@app.command("config")
+def config_cmd(
+    system: str = typer.Argument(..., help="system name (see `syslab systems`)"),
+    name: str = typer.Option("default", "--name", help="named config (see `syslab systems`)"),
+    workload: Optional[str] = typer.Option(None, "--workload", "-w", help="apply this workload's overrides"),
+    method: Optional[str] = typer.Option(None, "--method", "-m", help="apply this method's overrides"),
+    set_: Optional[List[str]] = typer.Option(None, "--set", help="KEY=VALUE override (repeatable)"),
+    json_out: bool = typer.Option(False, "--json", help="print the resolved config as JSON"),
+) -> None:
+    """Show a system's config: every key with its value, type and meaning (resolved for a workload/method)."""
+    from systems.core import ConfigError, UnknownSystemError, get_system
+    from systems.core.config import apply_overrides, describe, to_dict
+
+    try:
+        spec = get_system(system)
+        cfg = spec.config(name)
+        if workload:
+            cfg = apply_overrides(cfg, spec.workload_overrides(workload), where=f"workload {workload!r}")
+        if method:
+            cfg = apply_overrides(cfg, spec.method(method).overrides, where=f"method {method!r}")
+        cfg = apply_overrides(cfg, _parse_sets(set_), where="--set")
+    except (UnknownSystemError, ConfigError, ValueError) as exc:
+        _fail(str(exc))
+    if json_out:
+        import json
+
+        typer.echo(json.dumps(to_dict(cfg), indent=2, sort_keys=True, default=str))
+        return
+    for key, value, tp, doc in describe(cfg):
+        typer.echo(f"{key:28s} = {value!r:24s} {tp}")
+        if doc:
+            typer.echo(f"{'':31s}{doc}")
 
 
 @app.command("run")
@@ -37,20 +88,25 @@ def run_cmd(
     suite: str = typer.Option("smoke", "--suite", "-s", help="smoke | default | full | nightly"),
     method: Optional[List[str]] = typer.Option(None, "--method", "-m", help="restrict to these methods (repeatable)"),
     workload: Optional[List[str]] = typer.Option(None, "--workload", "-w", help="restrict to these workloads (repeatable)"),
-    seeds: Optional[int] = typer.Option(None, "--seeds", "-n", help="number of seeds (default: the suite's)"),
+    seeds: Optional[int] = typer.Option(None, "--seeds", "-n", help="number of seeds, >= 1 (default: the suite's)"),
+    set_: Optional[List[str]] = typer.Option(None, "--set", help="config override KEY=VALUE for every job "
+                                             "(repeatable; `syslab config SYSTEM` lists the keys)"),
     json_out: bool = typer.Option(False, "--json", help="print the comparison as JSON instead of a table"),
 ) -> None:
     """Run a system's suite as a Prefect flow on Ray, log to MLflow, print the comparison."""
     from systems.core import UnknownSystemError, get_system
 
+    overrides = _parse_sets(set_)
     try:
         spec = get_system(system)
-        spec.jobs(suite, methods=method, workloads=workload, seeds=seeds)  # validate before starting services
+        # validate before starting services: names, seeds, and every job's config (strict overrides)
+        spec.jobs(suite, methods=method, workloads=workload, seeds=seeds, overrides=overrides)
     except (UnknownSystemError, ValueError) as exc:
         _fail(str(exc))
     from flows.run import run_system
 
-    summary = run_system(system=system, suite=suite, methods=method, workloads=workload, seeds=seeds)
+    summary = run_system(system=system, suite=suite, methods=method, workloads=workload, seeds=seeds,
+                         overrides=overrides or None)
     if json_out:
         import json
 

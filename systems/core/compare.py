@@ -15,7 +15,14 @@ import math
 from dataclasses import dataclass
 from statistics import mean
 
-from systems.core.types import JobResult, SystemSpec
+from systems.core.types import ComparisonSpec, JobResult, SystemSpec
+
+SpecLike = SystemSpec | ComparisonSpec
+"""Anything with the comparison's fields: a live spec, or the one stored with a flow run."""
+
+
+def as_comparison(spec: SpecLike) -> ComparisonSpec:
+    return spec.comparison if isinstance(spec, SystemSpec) else spec
 
 
 @dataclass
@@ -69,8 +76,13 @@ def method_labels(results: list[JobResult]) -> list[str]:
     return labels
 
 
-def compare(spec: SystemSpec, results: list[JobResult]) -> list[ComparisonRow]:
-    """Comparison rows, sorted by workload then method order in the spec (see :func:`method_labels`)."""
+def compare(spec: SpecLike, results: list[JobResult]) -> list[ComparisonRow]:
+    """Comparison rows, sorted by workload then method order in the spec (see :func:`method_labels`).
+
+    ``spec`` may be the live :class:`SystemSpec` or the :class:`ComparisonSpec` stored with a flow run
+    (the dashboard uses the stored one, so old runs keep the meaning they had when they ran).
+    """
+    spec = as_comparison(spec)
     labels = method_labels(results)
     by_key: dict[tuple[str, str], list[JobResult]] = {}
     method_of: dict[str, str] = {}
@@ -78,7 +90,7 @@ def compare(spec: SystemSpec, results: list[JobResult]) -> list[ComparisonRow]:
         by_key.setdefault((r.workload, lab), []).append(r)
         method_of[lab] = r.method
     workloads = list(dict.fromkeys(r.workload for r in results))
-    order = {m: i for i, m in enumerate(spec.methods)}
+    order = {m: i for i, m in enumerate(spec.method_order)}
     rows: list[ComparisonRow] = []
     for w in workloads:
         values = {lab: _agg(rs, spec.primary_metric) for (ww, lab), rs in by_key.items() if ww == w}
@@ -138,7 +150,7 @@ def _fmt(v: float | None, digits: int = 4) -> str:
     return f"{v:.{digits}g}"
 
 
-def table_rows(spec: SystemSpec, rows: list[ComparisonRow]) -> list[dict[str, str]]:
+def table_rows(spec: SpecLike, rows: list[ComparisonRow]) -> list[dict[str, str]]:
     """Rows as dicts of strings (for Prefect table artifacts, CSV and printing)."""
     out = []
     for r in rows:
@@ -156,7 +168,7 @@ def table_rows(spec: SystemSpec, rows: list[ComparisonRow]) -> list[dict[str, st
     return out
 
 
-def to_markdown(spec: SystemSpec, rows: list[ComparisonRow]) -> str:
+def to_markdown(spec: SpecLike, rows: list[ComparisonRow]) -> str:
     trs = table_rows(spec, rows)
     if not trs:
         return "_no results_\n"
@@ -169,7 +181,7 @@ def to_markdown(spec: SystemSpec, rows: list[ComparisonRow]) -> str:
     return "\n".join(lines) + "\n" + note
 
 
-def to_csv(spec: SystemSpec, rows: list[ComparisonRow]) -> str:
+def to_csv(spec: SpecLike, rows: list[ComparisonRow]) -> str:
     buf = io.StringIO()
     fields = ["workload", "method", "is_baseline", "value", "baseline_method", "baseline_value", "ratio",
               "n_ok", "n_failed", "quality", "quality_ok"]

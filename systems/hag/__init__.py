@@ -8,8 +8,21 @@ Note: the paper's claim that its greedy search is a (1 − 1/e)-approximation wa
 Porter & Wootters (arXiv 2102.01730); see ``systems/hag/README.md``.
 """
 
-from systems.core import SystemSpec
-from systems.hag.workloads import METHODS, make_jobs, workloads
+from systems.core import Method, SystemSpec
+from systems.hag.config import CONFIGS
+from systems.hag.workloads import CAPACITY_SWEEP, SUITES, workload_overrides
+
+METHODS: tuple[Method, ...] = (
+    Method("gnn-graph", "baseline", "the plain GNN graph: every node aggregates its whole neighbour list (PyG, DGL)",
+           overrides={"hag": False}),
+    Method("hag-greedy", "optimizer", "the paper's greedy search, set aggregation, capacity |V|/4"),
+    Method("hag-pw", "optimizer", "one-pass heuristic after Porter & Wootters, capacity |V|/4",
+           overrides={"search.method": "pw"}),
+    Method("hag-seq", "optimizer", "the greedy in sequential mode (prefix sharing), capacity |V|/4",
+           overrides={"search.mode": "seq"}),
+    *(Method(f"hag-cap-{f:g}", "optimizer", f"the greedy with capacity {f:g}|V| (capacity sweep)",
+             overrides={"search.capacity_frac": f}) for f in CAPACITY_SWEEP),
+)
 
 SPEC = SystemSpec(
     name="hag",
@@ -17,13 +30,14 @@ SPEC = SystemSpec(
     primary_metric="aggregations",
     direction="min",
     methods=METHODS,
-    baselines=("gnn-graph",),
-    make_jobs=make_jobs,
+    configs=CONFIGS,
+    suites=SUITES,
+    workload_overrides=workload_overrides,
     runner="systems.hag.evaluate:run",
-    workloads=workloads,
     reference_baseline="gnn-graph",
     simulated=False,
     benchmark_version="1",
+    benchmark_sources=("systems.hag.workloads", "systems.hag.graph"),
 )
 
-__all__ = ["SPEC"]
+__all__ = ["METHODS", "SPEC"]

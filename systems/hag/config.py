@@ -56,10 +56,14 @@ class TrainConfig:
 class HagConfig:
     """Everything one HAG job needs."""
 
+    hag: bool = True
+    """Search for a HAG (False: run the plain GNN graph, the expert baseline)."""
     search: SearchConfig = dataclasses.field(default_factory=SearchConfig)
-    """Search settings."""
+    """Search settings (ignored when ``hag`` is False)."""
     train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
     """Training/timing settings."""
+    seed: int = 0
+    """Seed of features, labels, initialisation (set from the job's seed)."""
 
 
 def hag_default() -> HagConfig:
@@ -85,9 +89,5 @@ def hag_nightly_cpu() -> HagConfig:
     return cfg
 
 
-def hag_collab_gpu() -> HagConfig:
-    """COLLAB-like on a CUDA GPU (the paper's 2.8× setting)."""
-    cfg = HagConfig()
-    cfg.train.device = "auto"
-    cfg.train.epochs = 100
-    return cfg
+CONFIGS = {"default": hag_default, "debug_cpu": hag_debug_cpu, "nightly_cpu": hag_nightly_cpu}
+"""Named configs (``SuiteEntry.config``)."""

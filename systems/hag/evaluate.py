@@ -1,6 +1,6 @@
-"""``run(job) -> JobResult``: one (workload, method, seed) of the HAG system.
+"""``run(job, cfg) -> JobResult``: one (workload, method, seed) of the HAG system.
 
-Methods:
+Methods (as data in ``systems.hag.METHODS``; each is a set of config overrides):
 
 * ``gnn-graph`` — the expert baseline: the plain GNN graph (no search).
 * ``hag-greedy`` — the paper's greedy, set aggregation, capacity |V|/4.
@@ -23,45 +23,8 @@ import json
 import time
 
 from systems.core import Job, JobResult, device as detect_device, device_name, hardware_description
-from systems.hag.config import HagConfig, SearchConfig, hag_debug_cpu, hag_default, hag_nightly_cpu
-from systems.hag.workloads import CAPACITY_SWEEP, METHODS, build_graph, get_workload
-
-
-def method_search_config(method: str, base: SearchConfig | None = None) -> SearchConfig | None:
-    """The search settings a method stands for (None for the plain-graph baseline)."""
-    cfg = dataclasses.replace(base or SearchConfig())
-    if method == "gnn-graph":
-        return None
-    if method == "hag-greedy":
-        return cfg
-    if method == "hag-pw":
-        cfg.method = "pw"
-        return cfg
-    if method == "hag-seq":
-        cfg.mode = "seq"
-        return cfg
-    if method.startswith("hag-cap-"):
-        try:
-            cfg.capacity_frac = float(method[len("hag-cap-"):])
-        except ValueError:
-            raise ValueError(f"bad capacity in method {method!r}") from None
-        return cfg
-    raise ValueError(f"unknown hag method {method!r}; valid: {', '.join(METHODS)}")
-
-
-def config_for(job: Job) -> HagConfig:
-    """The suite's config, with ``job.params`` overrides (keys of SearchConfig/TrainConfig fields)."""
-    cfg = {"smoke": hag_debug_cpu, "nightly": hag_nightly_cpu}.get(job.suite, hag_default)()
-    sfields = {f.name for f in dataclasses.fields(cfg.search)}
-    tfields = {f.name for f in dataclasses.fields(cfg.train)}
-    for k, v in job.params.items():
-        if k in sfields:
-            setattr(cfg.search, k, v)
-        elif k in tfields:
-            setattr(cfg.train, k, v)
-        else:
-            raise ValueError(f"unknown hag job param {k!r}; valid: {', '.join(sorted(sfields | tfields))}")
-    return cfg
+from systems.hag.config import HagConfig
+from systems.hag.workloads import build_graph, get_workload
 
 
 def memory_bytes(n: int, num_edges: int, m: int, cfg: HagConfig) -> tuple[int, int]:
@@ -77,15 +40,12 @@ def memory_bytes(n: int, num_edges: int, m: int, cfg: HagConfig) -> tuple[int, i
     return plain, extra
 
 
-def run(job: Job) -> JobResult:
-    """Search (unless ``gnn-graph``), verify, train plain vs HAG (and PyG) in lock step, report."""
+def run(job: Job, cfg: HagConfig) -> JobResult:
+    """Search (unless ``cfg.hag`` is False: the plain graph), verify, train plain vs HAG (and PyG), report."""
     from systems.hag.search import graph_cost, hag_search
     from systems.hag.train import make_task, train_compare
 
-    if job.method not in METHODS and not job.method.startswith("hag-cap-"):
-        raise ValueError(f"unknown hag method {job.method!r}; valid: {', '.join(METHODS)}")
-    cfg = config_for(job)
-    scfg = method_search_config(job.method, cfg.search)
+    scfg = cfg.search if cfg.hag else None
     wl = get_workload(job.workload)
     t_build = time.perf_counter()
     g = build_graph(job.workload)

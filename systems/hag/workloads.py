@@ -1,9 +1,9 @@
 """Named HAG workloads (deterministic graphs) and the smoke / nightly / default / full suites.
 
 The paper's datasets (BZR, PPI, REDDIT, IMDB, COLLAB) are not shipped by any package registry, so
-the workloads are **deterministic stand-ins** generated from the paper's statistics (see
-``../shared/papers/hag.md`` §4): same kind of structure (complete graphs, clique-built ego-nets,
-power-law clustering, communities), same average size, reduced scale where stated in ``scale``.
+the workloads are **deterministic stand-ins** generated from the paper's statistics: same kind of structure (complete graphs, clique-built ego-nets,
+power-law clustering, communities), same average size, reduced scale where stated in ``scale``
+(the paper's numbers are in ``systems/hag/README.md``).
 Features and labels are synthetic (a random "teacher" over one hop of the graph, so they are learnable).
 
 Every graph is built from a fixed per-workload seed: a workload name always means the same graph.
@@ -17,7 +17,7 @@ from typing import Callable
 
 import numpy as np
 
-from systems.core import Job
+from systems.core import Suite, SuiteEntry, grid
 from systems.hag.graph import Graph, atlas_graph, figure1_graph, from_edges, karate_graph, lesmis_graph
 
 
@@ -207,57 +207,43 @@ def get_workload(name: str) -> Workload:
     return WORKLOADS[name]
 
 
-# ---------------------------------------------------------------- methods and suites
+def workload_overrides(name: str) -> dict:
+    """Config overrides a workload implies (none: a HAG workload is a graph); validates the name."""
+    get_workload(name)
+    return {}
+
+
+# ---------------------------------------------------------------- suites
 
 CAPACITY_SWEEP: tuple[float, ...] = (0.05, 0.1, 0.5, 1.0, 2.0)
 """Capacity fractions of the sweep methods ``hag-cap-<f>`` (``hag-greedy`` itself is 0.25)."""
 
 CORE_METHODS: tuple[str, ...] = ("gnn-graph", "hag-greedy", "hag-pw", "hag-seq")
 SWEEP_METHODS: tuple[str, ...] = tuple(f"hag-cap-{f:g}" for f in CAPACITY_SWEEP)
-METHODS: tuple[str, ...] = CORE_METHODS + SWEEP_METHODS
 
-SUITE_WORKLOADS: dict[str, tuple[str, ...]] = {
-    "smoke": ("fig1", "karate", "clique-mini"),
-    "nightly": ("karate", "lesmis", "atlas", "bzr-like", "imdb-like", "collab-like"),
-    "default": ("fig1", "karate", "lesmis", "atlas", "bzr-like", "imdb-like", "collab-like",
-                "ppi-like", "reddit-like"),
-    "full": ("fig1", "karate", "lesmis", "atlas", "bzr-like", "imdb-like", "collab-like",
-             "collab-like-1k", "ppi-like", "ppi-like-full", "reddit-like"),
+_SMOKE = ("fig1", "karate", "clique-mini")
+_NIGHTLY = ("karate", "lesmis", "atlas", "bzr-like", "imdb-like", "collab-like")
+_DEFAULT = ("fig1", "karate", "lesmis", "atlas", "bzr-like", "imdb-like", "collab-like", "ppi-like", "reddit-like")
+_FULL = ("fig1", "karate", "lesmis", "atlas", "bzr-like", "imdb-like", "collab-like", "collab-like-1k",
+         "ppi-like", "ppi-like-full", "reddit-like")
+
+
+def _with_sweep(workloads: tuple[str, ...], sweep: tuple[str, ...]) -> tuple[SuiteEntry, ...]:
+    """Core methods on every workload, the capacity sweep on ``sweep`` workloads (in workload order)."""
+    out: list[SuiteEntry] = []
+    for w in workloads:
+        out += grid([w], CORE_METHODS + (SWEEP_METHODS if w in sweep else ()))
+    return tuple(out)
+
+
+SUITES: dict[str, Suite] = {
+    "smoke": Suite(grid(_SMOKE, ("gnn-graph", "hag-greedy", "hag-pw"), config="debug_cpu"),
+                   description="three small graphs, seconds on a laptop CPU"),
+    "nightly": Suite(grid(_NIGHTLY, CORE_METHODS, config="nightly_cpu"),
+                     description="six stand-ins, core methods, fewer epochs"),
+    "default": Suite(_with_sweep(_DEFAULT, ("imdb-like", "collab-like", "bzr-like")),
+                     description="every stand-in; capacity sweep on IMDB/COLLAB/BZR-like"),
+    "full": Suite(_with_sweep(_FULL, ("imdb-like", "collab-like", "collab-like-1k", "bzr-like", "ppi-like")),
+                  description="default plus the larger stand-ins"),
 }
-SUITE_METHODS: dict[str, tuple[str, ...]] = {
-    "smoke": ("gnn-graph", "hag-greedy", "hag-pw"),
-    "nightly": CORE_METHODS,
-    "default": METHODS,
-    "full": METHODS,
-}
-SWEEP_WORKLOADS: dict[str, tuple[str, ...]] = {
-    "default": ("imdb-like", "collab-like", "bzr-like"),
-    "full": ("imdb-like", "collab-like", "collab-like-1k", "bzr-like", "ppi-like"),
-}
-"""Workloads that get the capacity-sweep methods (others get the core methods only)."""
-
-
-def workloads(suite: str) -> list[str]:
-    """Workload names of ``suite``."""
-    if suite not in SUITE_WORKLOADS:
-        raise ValueError(f"unknown suite {suite!r} for hag; valid: {', '.join(SUITE_WORKLOADS)}")
-    return list(SUITE_WORKLOADS[suite])
-
-
-def make_jobs(suite: str, methods: list[str] | None = None, workloads: list[str] | None = None,
-              seeds: list[int] | None = None) -> list[Job]:
-    """Jobs of ``suite``: (workload, method, seed); cheap (no graph is built here)."""
-    names = list(workloads) if workloads else list(SUITE_WORKLOADS[suite])
-    seed_list = list(seeds) if seeds else [0]
-    jobs: list[Job] = []
-    for w in names:
-        get_workload(w)
-        if methods:
-            ms = list(methods)
-        else:
-            ms = [m for m in SUITE_METHODS[suite]
-                  if m not in SWEEP_METHODS or w in SWEEP_WORKLOADS.get(suite, ())]
-        for m in ms:
-            for s in seed_list:
-                jobs.append(Job(system="hag", workload=w, method=m, seed=s, suite=suite))
-    return jobs
+"""Suite name -> entries (workload, method, named config)."""

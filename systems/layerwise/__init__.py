@@ -6,8 +6,24 @@ them jointly, against data parallelism, model parallelism and "one weird trick".
 simulated (predicted step time); see ``docs/results/layerwise.md``.
 """
 
-from systems.core import SystemSpec
-from systems.layerwise.workloads import BASELINE_METHODS, METHODS, make_jobs, workloads
+from systems.core import Method, SystemSpec
+from systems.layerwise.config import CONFIGS
+from systems.layerwise.workloads import SUITES, workload_overrides
+
+METHODS: tuple[Method, ...] = (
+    Method("layerwise-dp", "optimizer", "exact node/edge elimination over the cost model (the paper's search)",
+           overrides={"method": "layerwise-dp"}, seeded=False),
+    Method("mcmc", "optimizer", "MCMC over strategies from data parallelism (FlexFlow-style)",
+           overrides={"method": "mcmc"}),
+    Method("brute-force", "verification", "joint enumeration (checks the elimination where feasible)",
+           overrides={"method": "brute-force"}, seeded=False),
+    Method("data-parallel", "baseline", "every layer splits the sample dimension",
+           overrides={"method": "data-parallel"}, seeded=False),
+    Method("model-parallel", "baseline", "every layer splits its channel dimension",
+           overrides={"method": "model-parallel"}, seeded=False),
+    Method("owt", "baseline", "one weird trick: convolutions data parallel, fully connected layers model parallel",
+           overrides={"method": "owt"}, seeded=False),
+)
 
 SPEC = SystemSpec(
     name="layerwise",
@@ -16,12 +32,13 @@ SPEC = SystemSpec(
     primary_metric="throughput",
     direction="max",
     methods=METHODS,
-    baselines=BASELINE_METHODS,
-    make_jobs=make_jobs,
+    configs=CONFIGS,
+    suites=SUITES,
+    workload_overrides=workload_overrides,
     runner="systems.layerwise.evaluate:run",
-    workloads=workloads,
     reference_baseline=None,
     simulated=True,
+    benchmark_sources=("systems.layerwise.workloads", "systems.layerwise.graph"),
 )
 
 __all__ = ["SPEC"]

@@ -1,7 +1,7 @@
 """Typed configuration of the layer-wise parallelism system: devices, cost model, search, a run.
 
 Device descriptions are *assumptions* used by a simulated cost model, not measurements; their
-sources are given per preset. Runs are functions returning a config (``layerwise_debug_cpu()``).
+sources are given per preset. Named configs are functions returning a config (:data:`CONFIGS`).
 """
 
 from __future__ import annotations
@@ -148,17 +148,15 @@ class LayerwiseConfig:
     """Seed (MCMC, random strategies)."""
 
 
+def layerwise_default() -> LayerwiseConfig:
+    """The paper's setting; the workload picks network, device count and cluster."""
+    return LayerwiseConfig()
+
+
 def layerwise_debug_cpu() -> LayerwiseConfig:
-    """A run that takes well under a second: tiny AlexNet on 4 emulated P100s."""
-    return LayerwiseConfig(network="tiny_alexnet", devices=4, batch_per_device=2,
-                           search=SearchConfig(mcmc_iterations=2000))
+    """The smoke suite: the paper's setting with a short MCMC chain (2,000 proposals)."""
+    return LayerwiseConfig(search=SearchConfig(mcmc_iterations=2000))
 
 
-def layerwise_paper_p100() -> LayerwiseConfig:
-    """The paper's setting: Inception-v3 on 16 P100s (4 nodes x 4)."""
-    return LayerwiseConfig(network="inception_v3", devices=16, cluster="p100_4x4")
-
-
-def layerwise_h100() -> LayerwiseConfig:
-    """VGG-16 on one 8 x H100 node."""
-    return LayerwiseConfig(network="vgg16", devices=8, cluster="h100_8")
+CONFIGS = {"default": layerwise_default, "debug_cpu": layerwise_debug_cpu}
+"""Named configs (``SuiteEntry.config``)."""

@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 
 from systems.core import Job, JobResult
 from systems.layerwise.baselines import BASELINES
-from systems.layerwise.config import CostConfig, LayerwiseConfig, SearchConfig, cluster
+from systems.layerwise.config import LayerwiseConfig, cluster
 from systems.layerwise.cost import Breakdown, CostModel
 from systems.layerwise.graph import Graph, build
 from systems.layerwise.search import CostGraph, brute_force, eliminate_search, mcmc_search
-from systems.layerwise.workloads import DEFAULT_BATCH_PER_DEVICE, METHODS, parse_workload
+from systems.layerwise.workloads import METHODS
 
 ALIASES = {"dp": "layerwise-dp", "layerwise": "layerwise-dp", "bruteforce": "brute-force",
            "brute": "brute-force", "data": "data-parallel", "model": "model-parallel"}
@@ -97,20 +97,8 @@ def plan(graph: Graph, devices: int, method: str, cfg: LayerwiseConfig | None = 
     return Plan(method, graph, model, strategy, model.breakdown(strategy), search_s, stats, series)
 
 
-def config_for(job: Job) -> LayerwiseConfig:
-    """The run configuration a job describes (workload name + ``job.params``)."""
-    net, p, clus = parse_workload(job.workload)
-    prm = job.params
-    cost = CostConfig(**{k: prm[k] for k in ("transfer", "sync", "compute") if k in prm})
-    search = SearchConfig(**{k: prm[k] for k in ("mcmc_iterations", "mcmc_alpha", "offsets") if k in prm})
-    return LayerwiseConfig(network=net, devices=p, cluster=clus,
-                           batch_per_device=int(prm.get("batch_per_device", DEFAULT_BATCH_PER_DEVICE)),
-                           method=canonical_method(job.method), cost=cost, search=search, seed=job.seed)
-
-
-def run(job: Job) -> JobResult:
+def run(job: Job, cfg: LayerwiseConfig) -> JobResult:
     """One (workload, method, seed): predicted throughput etc. of the method's strategy."""
-    cfg = config_for(job)
     graph = build(cfg.network, cfg.batch_per_device * cfg.devices)
     p = plan(graph, cfg.devices, cfg.method, cfg)
     strategy = p.model.strategy_json(p.strategy)

@@ -7,7 +7,7 @@
   device, plus the micro network at every device count).
 * ``full``    — ``default`` plus the tiny networks and the three networks on the 8xH100 preset.
 
-``make_jobs`` only builds graphs and counts configurations (milliseconds); costs are computed in
+Building a suite only builds graphs and counts configurations (milliseconds); costs are computed in
 ``evaluate.run``.
 """
 
@@ -16,10 +16,10 @@ from __future__ import annotations
 import math
 from functools import lru_cache
 
-from systems.core import Job
+from systems.core import Suite, SuiteEntry
+from systems.core.types import LazySuites
 
 METHODS = ("layerwise-dp", "mcmc", "brute-force", "data-parallel", "model-parallel", "owt")
-BASELINE_METHODS = ("data-parallel", "model-parallel", "owt")
 DEVICE_COUNTS = (1, 2, 4, 8, 16)
 BRUTE_FORCE_LIMIT = 2_000_000
 DEFAULT_BATCH_PER_DEVICE = 32
@@ -32,8 +32,8 @@ def parse_workload(name: str) -> tuple[str, int, str]:
     body, _, cluster = name.partition("/")
     net, sep, p = body.partition("@")
     if not sep or not p.isdigit() or net not in BUILDERS:
-        raise ValueError(f"bad layerwise workload {name!r}: expected NETWORK@DEVICES[/CLUSTER] with "
-                         f"NETWORK in {', '.join(BUILDERS)}")
+        raise ValueError(f"unknown layerwise workload {name!r}: expected NETWORK@DEVICES[/CLUSTER]; "
+                         f"valid networks: {', '.join(BUILDERS)}")
     return net, int(p), cluster or "p100_4x4"
 
 
@@ -49,10 +49,6 @@ def _suite_workloads(suite: str) -> list[str]:
         base += [f"{n}@{p}/h100_8" for n in ("alexnet", "vgg16", "inception_v3") for p in (8, 16)]
     return base
 
-
-def workloads(suite: str) -> list[str]:
-    """Workload names of a suite."""
-    return _suite_workloads(suite)
 
 
 @lru_cache(maxsize=256)
@@ -70,19 +66,18 @@ def brute_force_feasible(workload: str, batch_per_device: int = DEFAULT_BATCH_PE
     return log10_space(workload, batch_per_device) <= math.log10(BRUTE_FORCE_LIMIT)
 
 
-def make_jobs(suite: str, methods=None, workloads=None, seeds=None) -> list[Job]:
-    """Jobs of a suite: every workload x method (brute force only where feasible) x seed."""
-    names = list(workloads) if workloads else _suite_workloads(suite)
-    ms = list(methods) if methods else list(METHODS)
-    seed_list = list(seeds) if seeds else [0]
-    params = {"mcmc_iterations": 2000} if suite == "smoke" else {}
-    jobs = []
-    for w in names:
-        for m in ms:
-            if m == "brute-force" and not brute_force_feasible(w):
-                continue
-            # deterministic methods need one seed only
-            for s in (seed_list if m == "mcmc" else seed_list[:1]):
-                jobs.append(Job(system="layerwise", workload=w, method=m, seed=s, suite=suite,
-                                params=dict(params)))
-    return jobs
+def workload_overrides(name: str) -> dict:
+    """``"vgg16@8/h100_8"`` -> ``{"network": "vgg16", "devices": 8, "cluster": "h100_8"}``."""
+    net, p, clus = parse_workload(name)
+    return {"network": net, "devices": p, "cluster": clus}
+
+
+def _entries(suite: str) -> tuple[SuiteEntry, ...]:
+    """Every workload x method (brute force only where the joint space is small enough)."""
+    config = "debug_cpu" if suite == "smoke" else "default"
+    return tuple(SuiteEntry(w, m, config) for w in _suite_workloads(suite) for m in METHODS
+                 if m != "brute-force" or brute_force_feasible(w))
+
+
+SUITES = LazySuites(("smoke", "nightly", "default", "full"), lambda s: Suite(_entries(s)))
+"""Suite name -> entries (each built on first use: graphs and configuration counts only, about a second)."""

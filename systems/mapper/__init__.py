@@ -4,8 +4,21 @@ Reproduces Wei et al., "Improving Parallel Program Performance with LLM Optimize
 Agent-System Interfaces" (ICML 2025). The metric is a *simulated* makespan.
 """
 
-from systems.core import SystemSpec
-from systems.mapper.workloads import make_jobs, workloads
+from systems.core import Method, SystemSpec
+from systems.mapper.config import CONFIGS
+from systems.mapper.workloads import SUITES, workload_overrides
+
+METHODS: tuple[Method, ...] = (
+    Method("expert", "baseline", "the hand-written expert mapper of the benchmark", seeded=False),
+    Method("random-search", "optimizer", "uniform random mappers from the structured space",
+           overrides={"optimizer": "random-search"}),
+    Method("scalar-tuner", "optimizer", "OpenTuner-style bandit over search techniques, scalar reward only",
+           overrides={"optimizer": "scalar-tuner"}),
+    Method("evolve", "optimizer", "local search editing DSL statements, steered by AutoGuide feedback",
+           overrides={"optimizer": "evolve"}),
+    Method("llm-agent", "optimizer", "LLM proposer over an OpenAI-compatible endpoint with AutoGuide feedback",
+           overrides={"optimizer": "llm-agent"}, requires="systems.mapper.workloads:llm_unavailable"),
+)
 
 SPEC = SystemSpec(
     name="mapper",
@@ -13,11 +26,13 @@ SPEC = SystemSpec(
                 "scored on a Legion-like runtime simulator",
     primary_metric="time_s",
     direction="min",
-    methods=("expert", "random-search", "scalar-tuner", "evolve", "llm-agent"),
-    baselines=("expert",),
-    make_jobs=make_jobs,
+    methods=METHODS,
+    configs=CONFIGS,
+    suites=SUITES,
+    workload_overrides=workload_overrides,
     runner="systems.mapper.evaluate:run",
-    workloads=workloads,
+    benchmark_sources=("systems.mapper.apps.base", "systems.mapper.apps.matmul", "systems.mapper.apps.scientific",
+                       "systems.mapper.machine", "systems.mapper.sim.simulator", "systems.mapper.sim.policy"),
     reference_baseline="expert",
     simulated=True,
     benchmark_version="1",

@@ -14,6 +14,7 @@ from typing import Any
 
 from systems.core import Job, JobResult, hardware_description
 from systems.mapper.apps import get_app
+from systems.mapper.config import MapperConfig
 from systems.mapper.dsl import MapperCompileError, MapperError, MappingError, compile_mapper
 from systems.mapper.machine import Machine, get_machine
 from systems.mapper.sim import SimRuntimeError, lower_bound, simulate
@@ -95,16 +96,6 @@ def evaluate_mapper(text: str, app: str, machine: Machine | str | None = None, *
                    eval_s=time.perf_counter() - t0, **base)
 
 
-def job_sizes(job: Job) -> dict:
-    """Benchmark size parameters of a job: the smoke suite uses each app's small sizes."""
-    from systems.mapper.apps import APPS
-
-    sizes = dict(job.params.get("sizes") or {})
-    if not sizes and job.suite == "smoke":
-        sizes = dict(APPS[job.workload].small)
-    return sizes
-
-
 def outcome_metrics(out: Outcome) -> dict[str, float]:
     """Numeric metrics of a successful outcome for a JobResult."""
     metrics = {"time_s": float(out.time_s), "lower_bound_s": float(out.lower_bound_s or 0.0),
@@ -115,19 +106,18 @@ def outcome_metrics(out: Outcome) -> dict[str, float]:
     return metrics
 
 
-def run(job: Job) -> JobResult:
-    """One (benchmark, method, seed) job. ``expert`` evaluates the expert mapper; other methods search."""
-    if job.method != "expert":
+def run(job: Job, cfg: MapperConfig) -> JobResult:
+    """One (benchmark, method, seed) job: evaluate the expert mapper (``cfg.optimizer`` None) or search."""
+    if cfg.optimizer is not None:
         from systems.mapper.search import run_search_job
 
-        return run_search_job(job)
+        return run_search_job(job, cfg)
     from systems.mapper.experts import expert_mapper
 
     t0 = time.perf_counter()
-    text = expert_mapper(job.workload)
-    machine = job.params.get("machine")
-    sizes = job_sizes(job)
-    out = evaluate_mapper(text, job.workload, machine, **sizes)
+    text = expert_mapper(cfg.app)
+    sizes = cfg.resolved_sizes()
+    out = evaluate_mapper(text, cfg.app, cfg.machine, **sizes)
     if not out.ok:
         raise RuntimeError(f"expert mapper for {job.workload} failed: {out.status} ({out.error_kind}): {out.message}")
     return JobResult(system=job.system, workload=job.workload, method=job.method, seed=job.seed, suite=job.suite,

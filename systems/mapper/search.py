@@ -71,11 +71,6 @@ class SearchConfig:
     """Feedback level given to feedback-reading optimizers: score | raw | guide."""
 
 
-def search_debug_cpu() -> SearchConfig:
-    """A search that runs in about a second on a laptop CPU."""
-    return SearchConfig(iterations=10, wall_s=30.0, seed=0, feedback="guide")
-
-
 @dataclass
 class IterationRecord:
     """What happened in one iteration."""
@@ -285,27 +280,19 @@ def search(app: str, optimizer: str, iterations: int = 10, seed: int = 0, feedba
         stopped_by=stopped, machine=getattr(machine, "name", ""), llm=(cfg.public_dict() if cfg else {}))
 
 
-def run_search_job(job):
-    """Run one non-expert job (``job.method`` = optimizer) and return its ``JobResult``.
-
-    ``job.params``: ``iterations`` (default 10), ``wall_s`` (optional), ``feedback``
-    (default: the optimizer's), ``sizes`` (problem-size overrides; the smoke suite uses each
-    app's small sizes, as the expert job does), ``machine`` (a named machine).
-    """
+def run_search_job(job, mcfg):
+    """Run one optimizer job (``mcfg.optimizer``, a resolved :class:`~systems.mapper.config.MapperConfig`)."""
     from systems.core import JobResult
-    from systems.mapper.evaluate import job_sizes
 
-    params = dict(job.params)
-    info = OPTIMIZERS.get(job.method)
+    info = OPTIMIZERS.get(mcfg.optimizer)
     if info is None:
-        raise SearchError(f"unknown optimizer {job.method!r}; valid: {', '.join(OPTIMIZERS)}")
-    cfg = SearchConfig(iterations=int(params.get("iterations", 10)),
-                       wall_s=float(params["wall_s"]) if params.get("wall_s") else None,
-                       seed=job.seed, feedback=params.get("feedback", info.default_feedback))
+        raise SearchError(f"unknown optimizer {mcfg.optimizer!r}; valid: {', '.join(OPTIMIZERS)}")
+    cfg = SearchConfig(iterations=mcfg.iterations, wall_s=mcfg.wall_s, seed=job.seed,
+                       feedback=mcfg.feedback or info.default_feedback)
     iterations, wall_s = cfg.iterations, cfg.wall_s
-    sizes = job_sizes(job)
-    res = search(job.workload, job.method, iterations=cfg.iterations, seed=cfg.seed, feedback=cfg.feedback,
-                 machine=params.get("machine"), wall_s=cfg.wall_s, size=sizes)
+    sizes = mcfg.resolved_sizes()
+    res = search(mcfg.app, mcfg.optimizer, iterations=cfg.iterations, seed=cfg.seed, feedback=cfg.feedback,
+                 machine=mcfg.machine, wall_s=cfg.wall_s, size=sizes)
     if res.best_time_s is None:
         raise RuntimeError(f"{job.method} found no working mapper for {job.workload} in {res.iterations} "
                            f"iterations; last feedback: {res.records[-1].feedback if res.records else '-'}")
@@ -327,7 +314,7 @@ def run_search_job(job):
         series["completion_tokens"] = [r.completion_tokens for r in res.records]
         series["cost_usd"] = [r.cost_usd for r in res.records]
     out_params = {"optimizer": job.method, "iterations_budget": iterations, "wall_s_budget": wall_s,
-                  "sizes": sizes, "machine": getattr(res, "machine", None) or params.get("machine") or "default",
+                  "sizes": sizes, "machine": getattr(res, "machine", None) or mcfg.machine or "default",
                   "feedback": res.feedback, "stopped_by": res.stopped_by, "first_ok_iteration": first_ok,
                   **res.llm}
     log_lines = [f"{r.iteration}\t{r.status}\t{r.time_s}\t{r.best_time_s}\t{r.note}" for r in res.records]

@@ -1,67 +1,50 @@
 """Workloads (the nine benchmarks) and suites of the mapper system.
 
 ``smoke`` runs three benchmarks at small sizes; ``default``/``nightly``/``full`` run all nine at their
-default sizes. Optimizer budgets per suite are in ``BUDGETS`` (part 2 may tune them).
+default sizes. Optimizer budgets come from each suite's named config (:mod:`systems.mapper.config`);
+the ``llm-agent`` gets the paper's 10 iterations (3 in smoke) and runs only when an endpoint is configured.
 """
 
 from __future__ import annotations
 
 import os
 
-from systems.core import Job
+from systems.core import Suite, SuiteEntry
 
 ALL_APPS = ("circuit", "stencil", "pennant", "cannon", "summa", "pumma", "johnson", "solomonik", "cosma")
 """The nine benchmarks."""
-SUITE_APPS = {
-    "smoke": ("circuit", "stencil", "cannon"),
-    "default": ALL_APPS,
-    "nightly": ALL_APPS,
-    "full": ALL_APPS,
-}
-"""Benchmarks per suite."""
-BUDGETS = {
-    "smoke": {"iterations": 10, "wall_s": 20},
-    "default": {"iterations": 100, "wall_s": 300},
-    "nightly": {"iterations": 30, "wall_s": 60},
-    "full": {"iterations": 1000, "wall_s": 600},
-}
-"""Optimizer budget per suite (job params ``iterations`` and ``wall_s``)."""
-LLM_BUDGETS = {
-    "smoke": {"iterations": 3, "wall_s": 120},
-    "default": {"iterations": 10, "wall_s": 600},
-    "nightly": {"iterations": 10, "wall_s": 600},
-    "full": {"iterations": 10, "wall_s": 600},
-}
-"""Budget of the ``llm-agent`` per suite: the paper's 10 iterations (each one an LLM call), within 10 minutes."""
-SEEDS = {"smoke": [0], "default": [0], "nightly": [0], "full": [0, 1, 2]}
-"""Seeds per suite (the expert is deterministic and always runs once)."""
+OFFLINE = ("random-search", "scalar-tuner", "evolve")
+"""Offline optimizers."""
 
 
-def default_methods() -> list[str]:
-    """Methods a suite runs by default: the expert and the offline optimizers, plus the LLM agent when configured."""
-    methods = ["expert", "random-search", "scalar-tuner", "evolve"]
-    if os.environ.get("OPENAI_BASE_URL") and os.environ.get("SYSLAB_LLM_MODEL"):
-        methods.append("llm-agent")
-    return methods
+def workload_overrides(name: str) -> dict:
+    """A workload is a benchmark: it sets ``app``."""
+    if name not in ALL_APPS:
+        raise ValueError(f"unknown mapper workload {name!r}; valid: {', '.join(ALL_APPS)}")
+    return {"app": name}
 
 
-def workloads(suite: str = "default") -> list[str]:
-    """Benchmark names of ``suite``."""
-    return list(SUITE_APPS.get(suite, ALL_APPS))
+def llm_unavailable() -> str | None:
+    """Why ``llm-agent`` cannot run here (no endpoint configured), or None."""
+    if os.environ.get("OPENAI_BASE_URL") and (os.environ.get("OPENAI_MODEL") or os.environ.get("SYSLAB_LLM_MODEL")):
+        return None
+    return "no LLM endpoint configured (set OPENAI_BASE_URL and OPENAI_MODEL)"
 
 
-def make_jobs(suite: str = "smoke", methods: list[str] | None = None, workloads: list[str] | None = None,
-              seeds: list[int] | None = None) -> list[Job]:
-    """One job per (benchmark, method, seed); the expert runs once per benchmark (it is deterministic)."""
-    apps = list(workloads) if workloads else list(SUITE_APPS.get(suite, ALL_APPS))
-    methods = list(methods) if methods else default_methods()
-    seed_list = list(seeds) if seeds else SEEDS.get(suite, [0])
-    budget = BUDGETS.get(suite, BUDGETS["default"])
-    jobs = []
+def _suite(apps: tuple[str, ...], config: str, llm_budget: dict, seeds: tuple[int, ...] = (0,)) -> Suite:
+    entries = []
     for app in apps:
-        for method in methods:
-            for seed in ([seed_list[0]] if method == "expert" else seed_list):
-                params = {} if method == "expert" else dict(
-                    LLM_BUDGETS.get(suite, LLM_BUDGETS["default"]) if method == "llm-agent" else budget)
-                jobs.append(Job(system="mapper", workload=app, method=method, seed=seed, suite=suite, params=params))
-    return jobs
+        entries.append(SuiteEntry(app, "expert", config))
+        entries += [SuiteEntry(app, m, config) for m in OFFLINE]
+        entries.append(SuiteEntry(app, "llm-agent", config, llm_budget))
+    return Suite(tuple(entries), seeds=seeds)
+
+
+_LLM = {"iterations": 10, "wall_s": 600.0}
+SUITES: dict[str, Suite] = {
+    "smoke": _suite(("circuit", "stencil", "cannon"), "debug_cpu", {"iterations": 3, "wall_s": 120.0}),
+    "default": _suite(ALL_APPS, "default", _LLM),
+    "nightly": _suite(ALL_APPS, "nightly", _LLM),
+    "full": _suite(ALL_APPS, "full", _LLM, seeds=(0, 1, 2)),
+}
+"""Suite name -> entries; the expert is deterministic and runs once per benchmark."""

@@ -130,8 +130,6 @@ class RunConfig:
     """Adam learning rate."""
     seed: int = 0
     """Seed for data, init and routing."""
-    warmup_steps: int = 2
-    """First steps excluded from the throughput figures (lazy init; the first compile is still reported)."""
     compile: bool = False
     """Run the forward+loss through ``torch.compile(dynamic=False)``; a capacity change re-specialises it."""
     compile_backend: str = "inductor"
@@ -157,9 +155,50 @@ class RunConfig:
     """Capacity factor (per top-k slot, our alpha) given to the ``peer-moe`` package baseline."""
     device: str = "cpu"
     """``cpu`` or ``cuda``."""
+    steps_scale: float = 1.0
+    """Multiplier on ``steps`` (the nightly runs 0.4x, the full suite 2x); at least 4 steps run."""
     threads: int = 1
     """torch intra-op CPU threads during the run (1 is fastest and steadiest on a shared 2-core machine:
     small MoE ops lose more to OpenMP barriers than they gain); 0 leaves torch's setting."""
+
+
+    def scaled(self) -> "RunConfig":
+        """This config with ``steps_scale`` applied to ``steps`` (and reset to 1)."""
+        from dataclasses import replace
+
+        return replace(self, steps=max(4, round(self.steps * self.steps_scale)), steps_scale=1.0)
+
+
+def moe_default() -> RunConfig:
+    """The base every workload edits (layer, data, controller and steps come from the workload)."""
+    return RunConfig()
+
+
+def moe_nightly() -> RunConfig:
+    """Nightly: each workload at 0.6x its steps (fits ~5 minutes on 2 CPUs)."""
+    return RunConfig(steps_scale=0.6)
+
+
+def moe_full() -> RunConfig:
+    """Full: each workload at 2x its steps."""
+    return RunConfig(steps_scale=2.0)
+
+
+def moe_compiled() -> RunConfig:
+    """The benchmark's headline: forward + loss through ``torch.compile(dynamic=False)`` with inductor,
+    caches off, so every capacity change is a cold recompile counted and timed in tokens/s."""
+    return RunConfig(compile=True, compile_backend="inductor", compile_caches=False)
+
+
+def moe_compiled_quick() -> RunConfig:
+    """``--quick``: the same pipeline with the ``aot_eager`` backend (dynamo + AOTAutograd re-trace and
+    re-specialise every graph; no code generation), 0.5x steps, so it finishes in minutes."""
+    return RunConfig(compile=True, compile_backend="aot_eager", steps_scale=0.5)
+
+
+CONFIGS = {"default": moe_default, "nightly": moe_nightly, "full": moe_full, "compiled": moe_compiled,
+           "compiled-quick": moe_compiled_quick}
+"""Named configs (``SuiteEntry.config``)."""
 
 
 def moe_debug_cpu() -> RunConfig:

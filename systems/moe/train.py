@@ -34,7 +34,7 @@ from systems.moe.controller import Decision, RecompileController, StepStats, pac
 from systems.moe.data import Data, make_data
 from systems.moe.layer import Layout, MoEModel, Plan, capacity_for, make_layout, make_plan
 from systems.moe.memory import TensorMemoryTracker, persistent_bytes
-from systems.moe.methods import Method, get_method
+from systems.moe.methods import DROP_LIMIT, Method, get_method
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
 ADAMS = ("fused", "foreach", "loop")
@@ -380,6 +380,7 @@ def _metrics(cfg, method, data, wall, cpu, compiled, total_wall, total_cpu, loss
         "peak_mem_mb": max(v for _, v in mem_series) if mem_series else float("nan"),
         "final_mem_mb": mem_series[-1][1] if mem_series else float("nan"),
         "dropped_frac": sum(drops_f) / (k * B * cfg.steps),
+        "meets_drop_limit": float(sum(drops_f) / (k * B * cfg.steps) < DROP_LIMIT),
         "final_loss": final["loss"],
         "train_loss_tail": sum(loss_f[-tail:]) / tail,
         "compile_s": extra_w[0] if extra_w else 0.0,

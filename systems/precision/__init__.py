@@ -8,8 +8,20 @@ emulator (imported lazily so that importing the spec does not import torch).
 
 from __future__ import annotations
 
-from systems.core.types import QualityGate, SystemSpec
-from systems.precision.workloads import BASELINES, METHODS, make_jobs, workloads
+from systems.core.types import Method, QualityGate, SystemSpec
+from systems.precision.config import CONFIGS
+from systems.precision.workloads import SUITES, workload_overrides
+
+METHODS: tuple[Method, ...] = (
+    Method("ours", "optimizer", "pi_ours(r): grouping, largest-first, share r low, precision promotion"),
+    Method("fp32", "baseline", "every tensor FP32"),
+    Method("pi-op", "baseline", "HFP8 operator-based assignment (the expert)"),
+    Method("unif-lo", "baseline", "every tensor in its low format"),
+    Method("amp", "baseline", "AMP-style pi_op' (our reconstruction): all GEMM operands low"),
+    Method("ours-smallest-first", "ablation", "pi_ours with smallest-first order"),
+    Method("ours-random", "ablation", "pi_ours with a random group order"),
+    Method("ours-no-promotion", "ablation", "pi_ours without precision promotion"),
+)
 
 SPEC = SystemSpec(
     name="precision",
@@ -17,10 +29,11 @@ SPEC = SystemSpec(
     primary_metric="memory_mb",
     direction="min",
     methods=METHODS,
-    baselines=BASELINES,
-    make_jobs=make_jobs,
+    configs=CONFIGS,
+    suites=SUITES,
+    workload_overrides=workload_overrides,
     runner="systems.precision.evaluate:run",
-    workloads=workloads,
+    benchmark_sources=("systems.precision.workloads", "systems.precision.data", "systems.precision.models"),
     reference_baseline="pi-op",
     quality=QualityGate("accuracy", "max", 0.005),
     benchmark_version="1",

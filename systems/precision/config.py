@@ -1,4 +1,4 @@
-"""Typed configs of the precision system and the named runs (``precision_debug_cpu``)."""
+"""Typed config of the precision system and its named configs (:data:`CONFIGS`)."""
 
 from __future__ import annotations
 
@@ -46,6 +46,14 @@ class TrainConfig:
     """Record the overflow ratio of every P and Y tensor every step (needed for promotion)."""
     record_gradient_overflow: bool = False
     """Also record every GY and GP tensor's overflow ratio every step (costs a reduction per tensor)."""
+    r: float | None = None
+    """Share of tensor memory pi_ours(r) and its ablations put in low precision (None for the baselines)."""
+    order_seed: int = 123
+    """Order seed of the ``ours-random`` ablation."""
+    threads: int = 1
+    """torch intra-op threads during the job (these small models are dominated by per-op overhead)."""
+    input_scale: float = 1.0
+    """Multiplies the normalised images (a stress test for overflow and promotion)."""
 
     def __post_init__(self) -> None:
         if self.dataset not in DATASETS:
@@ -62,16 +70,14 @@ class TrainConfig:
 
 
 def precision_debug_cpu() -> TrainConfig:
-    """Seconds on a laptop CPU: the tiny CNN on sklearn digits for 2 epochs."""
+    """Seconds on a laptop CPU: the tiny CNN on sklearn digits for 2 epochs (tests)."""
     return TrainConfig(dataset="digits", model="tiny", epochs=2, batch_size=64, lr=0.05)
 
 
-def precision_mnist_cpu(model: str = "resnet18") -> TrainConfig:
-    """Minutes on CPU: a narrow model on 3,000 MNIST-5k digits at 14x14."""
-    return TrainConfig(dataset="mnist", model=model, image_size=14, train_size=3000, epochs=3, batch_size=128,
-                       lr=0.05)
+def precision_default() -> TrainConfig:
+    """The base every suite entry edits: batch 64, 6 epochs, promotion at theta = 0.01."""
+    return TrainConfig(epochs=6, batch_size=64)
 
 
-def precision_mnist_gpu(model: str = "resnet18") -> TrainConfig:
-    """A larger run for a GPU: all 4,000 training digits at 28x28, 15 epochs."""
-    return TrainConfig(dataset="mnist", model=model, epochs=15, batch_size=128, lr=0.1)
+CONFIGS = {"default": precision_default}
+"""Named configs (``SuiteEntry.config``); suites set ``epochs``, workloads the data and model."""

@@ -1,4 +1,4 @@
-"""``run(job) -> JobResult``: train one workload under one method's assignment.
+"""``run(job, cfg) -> JobResult``: train one workload under one method's assignment.
 
 Memory metrics come from the analytic memory model (no training needed); the memory reported
 as ``memory_mb`` is that of the assignment at the *end* of training, i.e. after promotions
@@ -18,36 +18,15 @@ from systems.precision.planner import DATASET_SHAPES, Plan, build_assignment, us
 from systems.precision.graph import trace
 from systems.precision.models import build_model
 from systems.precision.train import train
-from systems.precision.workloads import WORKLOADS
 
-KNOWN_PARAMS = ("r", "order_seed", "epochs", "theta", "threads", "train_size", "batch_size", "lr", "input_scale")
-"""Job params a job may carry (``input_scale`` multiplies the normalised images: a stress test)."""
-
-
-def config_for(job: Job) -> TrainConfig:
-    """The training config of a job: its workload's definition + its params."""
-    if job.workload not in WORKLOADS:
-        raise ValueError(f"unknown workload {job.workload!r}; valid: {', '.join(WORKLOADS)}")
-    bad = [k for k in job.params if k not in KNOWN_PARAMS]
-    if bad:
-        raise ValueError(f"job {job.key}: unknown params {bad}; valid: {', '.join(KNOWN_PARAMS)}")
-    w = WORKLOADS[job.workload]
-    p = job.params
-    return TrainConfig(dataset=w.dataset, model=w.model, width=w.width, image_size=w.image_size,
-                       train_size=int(p.get("train_size", w.train_size)) if p.get("train_size", w.train_size) else None,
-                       epochs=int(p.get("epochs", 6)), batch_size=int(p.get("batch_size", 64)), lr=float(p.get("lr", w.lr)),
-                       theta=float(p.get("theta", 0.01)), seed=job.seed)
-
-
-def run(job: Job) -> JobResult:
+def run(job: Job, cfg: TrainConfig) -> JobResult:
     """Train and measure one (workload, method, r, seed).
 
-    Runs with ``params["threads"]`` torch threads (default 1: these small models are
-    dominated by per-op overhead and a shared CPU is oversubscribed by more); restored after.
+    Runs with ``cfg.threads`` torch threads (default 1: these small models are dominated by per-op
+    overhead and a shared CPU is oversubscribed by more); restored after.
     """
-    cfg = config_for(job)
     before = torch.get_num_threads()
-    torch.set_num_threads(max(1, int(job.params.get("threads", 1))))
+    torch.set_num_threads(max(1, cfg.threads))
     try:
         return _run(job, cfg)
     finally:
@@ -58,16 +37,15 @@ def _run(job: Job, cfg: TrainConfig) -> JobResult:
     torch.manual_seed(cfg.seed)
     dev = device() if job.wants_gpu else "cpu"  # jobs that want a GPU use one when present
     data = load(cfg.dataset, cfg.image_size, cfg.train_size, cfg.test_size)
-    scale = float(job.params.get("input_scale", 1.0))
+    scale = cfg.input_scale
     data = tuple(t.to(dev) for t in (data[0] * scale, data[1], data[2] * scale, data[3]))
     c, h, w = data[0].shape[1:]
     model = build_model(cfg.model, in_ch=c, num_classes=10, width=cfg.width)
     graph = trace(model, (c, h, w), cfg.batch_size)
     model.to(dev)
-    r = job.params.get("r")
-    assignment = build_assignment(job.method, graph, None if r is None else float(r),
-                                  int(job.params.get("order_seed", 123)))
-    plan = Plan(assignment, graph, cfg.model, None if r is None else float(r))
+    r = cfg.r
+    assignment = build_assignment(job.method, graph, r, cfg.order_seed)
+    plan = Plan(assignment, graph, cfg.model, r)
     planned_mb, planned_share = assignment.memory_mb(), assignment.low_share()
     planned_table = plan.table()
     res = train(model, assignment, data, cfg, promotion=uses_promotion(job.method))

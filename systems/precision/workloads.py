@@ -1,15 +1,15 @@
 """Named workloads and suites of the precision system.
 
-A workload is a dataset + model (+ width, image size, subset); a suite fixes which workloads,
-methods, r values and how many epochs. ``ours`` and its ablations appear once per ``r`` (and per
-order seed for ``ours-random``), carried in ``Job.params`` so the jobs differ by their key.
+A workload is a dataset + model (+ width, image size, subset), given as config overrides; a suite
+fixes which workloads, methods, r values and how many epochs. ``ours`` and its ablations appear once per
+``r`` (and per order seed for ``ours-random``), carried in the job's overrides so the jobs differ by key.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from systems.core.types import Job
+from systems.core import Suite, grid
 
 METHODS = ("ours", "fp32", "pi-op", "unif-lo", "amp", "ours-smallest-first", "ours-random", "ours-no-promotion")
 """All methods: pi_ours(r), the baselines, then the ablations."""
@@ -54,47 +54,19 @@ WORKLOADS: dict[str, Workload] = {
 """Workload name -> definition."""
 
 
-@dataclass(frozen=True)
-class Suite:
-    """What one suite runs."""
-
-    workloads: tuple[str, ...]
-    """Workload names."""
-    methods: tuple[str, ...]
-    """Methods (baselines run once, ``ours*`` once per r)."""
-    rs: tuple[float, ...]
-    """r values of ``ours``."""
-    ablation_rs: tuple[float, ...]
-    """r values of the ablations."""
-    epochs: int
-    """Training epochs."""
-    seeds: tuple[int, ...] = (0,)
-    """Default seeds."""
+def workload_overrides(name: str) -> dict:
+    """Config overrides of a named workload (dataset, model, width, image size, subset, lr)."""
+    if name not in WORKLOADS:
+        raise ValueError(f"unknown precision workload {name!r}; valid: {', '.join(WORKLOADS)}")
+    w = WORKLOADS[name]
+    return {"dataset": w.dataset, "model": w.model, "width": w.width, "image_size": w.image_size,
+            "train_size": w.train_size, "lr": w.lr}
 
 
-SUITES: dict[str, Suite] = {
-    "smoke": Suite(("digits-tiny",), ("ours", "fp32", "pi-op", "unif-lo"), (0.7,), (), epochs=3),
-    "nightly": Suite(("digits-tiny", "digits-resnet18"), METHODS, (0.3, 0.5, 0.7, 0.9), (0.7,), epochs=6),
-    "default": Suite(("digits-resnet18", "digits-mobilenetv2", "digits-shufflenetv2", "digits-squeezenet"), METHODS,
-                     (0.2, 0.4, 0.6, 0.8, 1.0), (0.6,), epochs=8),
-    "full": Suite(("mnist-resnet18", "mnist-mobilenetv2", "mnist-shufflenetv2", "mnist-squeezenet"), METHODS,
-                  tuple(round(0.1 * i, 1) for i in range(11)), (0.4, 0.7, 1.0), epochs=15, seeds=(0, 1, 2)),
-}
-"""Suite name -> definition."""
-
-
-def workloads(suite: str) -> list[str]:
-    """Workload names of a suite (every workload is valid in every suite)."""
-    if suite not in SUITES:
-        raise ValueError(f"unknown suite {suite!r}; valid: {', '.join(SUITES)}")
-    own = list(SUITES[suite].workloads)
-    return own + [w for w in WORKLOADS if w not in own]
-
-
-def method_params(method: str, suite: Suite) -> list[dict]:
-    """The ``Job.params`` variants of a method in a suite."""
-    rs = suite.rs or (DEFAULT_R,)
-    ars = suite.ablation_rs or (DEFAULT_R,)
+def method_variants(method: str, rs: tuple[float, ...], ablation_rs: tuple[float, ...]) -> list[dict]:
+    """The override variants of a method in a suite (``ours`` once per r, ``ours-random`` per order seed)."""
+    rs = rs or (DEFAULT_R,)
+    ars = ablation_rs or (DEFAULT_R,)
     if method == "ours":
         return [{"r": r} for r in rs]
     if method in ("ours-smallest-first", "ours-no-promotion"):
@@ -104,24 +76,19 @@ def method_params(method: str, suite: Suite) -> list[dict]:
     return [{}]
 
 
-def make_jobs(suite: str = "smoke", methods: list[str] | None = None, workloads: list[str] | None = None,
-              seeds: list[int] | None = None) -> list[Job]:
-    """Jobs of a suite: every workload x method (x r) x seed. Cheap: no data or model is built."""
-    if suite not in SUITES:
-        raise ValueError(f"unknown suite {suite!r}; valid: {', '.join(SUITES)}")
-    s = SUITES[suite]
-    ws = list(workloads) if workloads else list(s.workloads)
-    for w in ws:
-        if w not in WORKLOADS:
-            raise ValueError(f"unknown workload {w!r}; valid: {', '.join(WORKLOADS)}")
-    ms = list(methods) if methods else list(s.methods)
-    jobs = []
-    for w in ws:
-        for m in ms:
-            if m not in METHODS:
-                raise ValueError(f"unknown method {m!r}; valid: {', '.join(METHODS)}")
-            for p in method_params(m, s):
-                for seed in (seeds if seeds is not None else s.seeds):
-                    jobs.append(Job(system="precision", workload=w, method=m, seed=seed, suite=suite,
-                                    params={**p, "epochs": s.epochs}, wants_gpu=w.startswith("mnist")))
-    return jobs
+def _suite(workloads: tuple[str, ...], methods: tuple[str, ...], rs: tuple[float, ...],
+           ablation_rs: tuple[float, ...], epochs: int, seeds: tuple[int, ...] = (0,), description: str = "") -> Suite:
+    variants = {m: method_variants(m, rs, ablation_rs) for m in methods}
+    return Suite(grid(workloads, methods, overrides={"epochs": epochs}, variants=variants,
+                      wants_gpu=workloads[0].startswith("mnist")), seeds=seeds, description=description)
+
+
+SUITES: dict[str, Suite] = {
+    "smoke": _suite(("digits-tiny",), ("ours", "fp32", "pi-op", "unif-lo"), (0.7,), (), epochs=3),
+    "nightly": _suite(("digits-tiny", "digits-resnet18"), METHODS, (0.3, 0.5, 0.7, 0.9), (0.7,), epochs=6),
+    "default": _suite(("digits-resnet18", "digits-mobilenetv2", "digits-shufflenetv2", "digits-squeezenet"),
+                      METHODS, (0.2, 0.4, 0.6, 0.8, 1.0), (0.6,), epochs=8),
+    "full": _suite(("mnist-resnet18", "mnist-mobilenetv2", "mnist-shufflenetv2", "mnist-squeezenet"), METHODS,
+                   tuple(round(0.1 * i, 1) for i in range(11)), (0.4, 0.7, 1.0), epochs=15, seeds=(0, 1, 2)),
+}
+"""Suite name -> entries (``ours*`` once per r, carried in the job's overrides)."""

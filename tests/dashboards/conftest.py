@@ -54,6 +54,18 @@ def app_test(timeout: float = 120):
     return at
 
 
+def system_page(system: str, timeout: float = 120):
+    """An AppTest of ``system``'s page (the generic page every system gets; no page file per system)."""
+    from streamlit.testing.v1 import AppTest
+
+    def page(system: str) -> None:
+        from dashboards.views.system import render
+
+        render(system)
+
+    return AppTest.from_function(page, default_timeout=timeout, kwargs={"system": system})
+
+
 def page_text(at, code: bool = True) -> str:
     """Every text-bearing element of the rendered page, joined (``code=False``: without code blocks,
     which legitimately hold failed jobs' tracebacks)."""

@@ -28,7 +28,7 @@ PLAN: dict[str, list[tuple[str, list[str] | None, dict]]] = {
     "mapper": [("circuit", ["expert", "random-search"], {"iterations": 4})],
     "precision": [("digits-tiny", ["pi-op", "ours"], {})],
 }
-"""Per system: (workload, methods or None = the suite's methods, job-param overrides) of the test-sized store."""
+"""Per system: (workload, methods, job-param overrides) of the test-sized store (smoke configs)."""
 
 EXTRA_FULL: list[tuple[str, str, list[str]]] = [("precision", "nightly", ["digits-tiny"])]
 """``--full`` also records these (system, suite, workloads) flows: an r-sweep for the precision Pareto plot."""
@@ -63,9 +63,8 @@ def plan_jobs(spec, full: bool = False):
         return [j for j in (base, opt) if j is not None]
     out = []
     for w, methods, params in plan:
-        for job in spec.jobs("smoke", methods=methods, workloads=[w]):
-            job.params.update(params if job.method not in spec.baselines else {})
-            out.append(job)
+        for m in methods:
+            out.append(spec.job(w, m, params=params if m not in spec.baselines else {}))
     return out
 
 
@@ -118,7 +117,7 @@ def seed(home: Path, systems: list[str] | None = None, full: bool = False, toy: 
         spec = SYSTEMS["toy"]
         ids["toy"] = record_flow(spec, "smoke", run_jobs(spec.jobs("smoke"), None))
         time.sleep(1.1)  # distinct start times
-        jobs = spec.jobs("smoke", methods=["expert", "fast", "boom"])
+        jobs = spec.jobs("faults", methods=["expert", "fast", "boom"])
         ids["toy"] = record_flow(spec, "smoke", run_jobs(jobs, None))
     for name in systems if systems is not None else [s for s in SYSTEMS if s != "toy"]:
         if name not in SYSTEMS:

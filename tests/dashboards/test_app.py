@@ -8,10 +8,10 @@ import time
 
 import pytest
 
-from dashboards import nav, ui
-from tests.dashboards.conftest import app_test, page_text
+from dashboards import ui
+from tests.dashboards.conftest import app_test, page_text, system_page
 
-SYSTEM_PAGES = list(nav.SYSTEM_PAGE_FILES.items())
+BUILTIN = ["mapper", "precision", "hag", "layerwise", "moe"]
 
 
 def _no_exception(at):
@@ -57,12 +57,22 @@ def test_ratio_colouring_is_direction_aware():
     assert ui.ratio_style(1.001) == "" and ui.ratio_style(None) == "" and ui.ratio_style(float("nan")) == ""
 
 
-@pytest.mark.parametrize("system,page", SYSTEM_PAGES, ids=[s for s, _ in SYSTEM_PAGES])
-def test_system_page(dash_env, system, page):
+def test_navigation_has_a_page_per_registered_system(dash_env):
+    """System pages are discovered from the registry (no hard-coded list, no page file per system)."""
+    from dashboards import nav
     from systems.core import SYSTEMS
 
+    names = nav.system_names(["only-in-store"])
+    assert names[:len(SYSTEMS)] == list(SYSTEMS) and "toy" in names and names[-1] == "only-in-store"
     at = app_test().run()
-    at.switch_page(page).run()
+    _no_exception(at)
+
+
+@pytest.mark.parametrize("system", BUILTIN + ["toy"])
+def test_system_page(dash_env, system):
+    from systems.core import SYSTEMS
+
+    at = system_page(system).run()
     _no_exception(at)
     text = page_text(at)
     if system not in dash_env["ids"]:
@@ -81,6 +91,7 @@ def test_system_page(dash_env, system, page):
         "mapper": ["Best-so-far makespan", "Speedup over the expert", "Winning mapper", "lower bound"],
         "moe": ["Per method", "Over training"],
         "precision": ["Memory–accuracy trade-off"],
+        "toy": [],
     }[system]
     subheaders = " | ".join(h.value for h in at.subheader)
     for e in expected:
@@ -90,8 +101,7 @@ def test_system_page(dash_env, system, page):
 def test_hag_page_plots_real_metrics(dash_env):
     if "hag" not in dash_env["ids"]:
         pytest.skip("systems.hag is not registered in this checkout")
-    at = app_test().run()
-    at.switch_page("pages/hag.py").run()
+    at = system_page("hag").run()
     _no_exception(at)
     titles = [c.get("layout", {}).get("title", {}).get("text", "") for c in _charts(at)]
     assert any("fewer binary aggregations" in t for t in titles)
@@ -102,8 +112,7 @@ def test_hag_page_plots_real_metrics(dash_env):
 def test_layerwise_strategy_table(dash_env):
     if "layerwise" not in dash_env["ids"]:
         pytest.skip("systems.layerwise is not registered in this checkout")
-    at = app_test().run()
-    at.switch_page("pages/layerwise.py").run()
+    at = system_page("layerwise").run()
     _no_exception(at)
     tables = [d.value for d in at.dataframe if d.value.index.name == "layer"]
     assert tables and {"layerwise-dp", "data-parallel"} <= set(tables[0].columns)
@@ -164,20 +173,23 @@ def test_refresh_button(dash_env):
 
 def test_dashboard_never_writes(dash_env):
     before = _store_counts(dash_env["home"])
+    for system in BUILTIN:
+        _no_exception(system_page(system).run())
     at = app_test().run()
-    for _, page in SYSTEM_PAGES:
-        at.switch_page(page).run()
     at.switch_page("pages/runs.py").run()
     _no_exception(at)
     assert _store_counts(dash_env["home"]) == before
 
 
-@pytest.mark.parametrize("page", [None, "pages/runs.py", "pages/hag.py"])
+@pytest.mark.parametrize("page", [None, "pages/runs.py", "hag"])
 def test_empty_store_says_which_flow_to_run(tmp_path, monkeypatch, page):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
-    at = app_test().run()
-    if page:
-        at.switch_page(page).run()
+    if page == "hag":
+        at = system_page("hag").run()
+    else:
+        at = app_test().run()
+        if page:
+            at.switch_page(page).run()
     _no_exception(at)
     text = page_text(at)
     assert "No flow runs" in text and "make run-flow name=" in text
@@ -202,7 +214,7 @@ def test_unreachable_tracking_server_is_a_clear_error(monkeypatch):
     _no_exception(at)
     errors = " ".join(e.value for e in at.error)
     assert "Cannot read the MLflow tracking store" in errors and "http://127.0.0.1:1" in errors
-    at.switch_page("pages/moe.py").run()
+    at = system_page("moe").run()
     _no_exception(at)
     assert "Cannot read the MLflow tracking store" in " ".join(e.value for e in at.error)
     assert time.perf_counter() - t0 < 60

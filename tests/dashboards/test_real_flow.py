@@ -18,7 +18,7 @@ def test_dashboard_reads_a_real_flow_run(tmp_path, monkeypatch):
     try:
         from flows.run import run_system
 
-        out = run_system("toy", "smoke", methods=["expert", "fast", "boom"])
+        out = run_system("toy", "faults", methods=["expert", "fast", "boom"])
         assert out["n_failed"] == 2
         at = app_test().run()
         assert not at.exception

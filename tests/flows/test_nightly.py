@@ -6,8 +6,8 @@ This module also *defines* the tiny systems the end-to-end test sweeps (register
 - ``ntoy``: ``expert`` (baseline, 2.0), ``fast`` (1.0 x the factor in ``$NTOY_FACTOR_FILE``) and
   ``lost`` (3.0: always loses to the expert); primary metric ``time_s`` (lower is better), quality
   metric ``acc`` (0.9 for all);
-- ``nraise``: its job list fails on every second call, so its *sub-flow* raises after the
-  nightly has validated it: the nightly must record the failure and go on.
+- ``nraise``: its status hook raises, and only the sub-flow calls it, so its *sub-flow* raises after
+  the nightly has validated it: the nightly must record the failure and go on.
 """
 
 from __future__ import annotations
@@ -24,41 +24,50 @@ from pathlib import Path
 
 import pytest
 
-from systems.core import SUITES, Job, JobResult, QualityGate, SystemSpec
+from dataclasses import dataclass
+
+from systems.core import SUITES, Job, JobResult, Method, QualityGate, Suite, SystemSpec, grid
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 # --- the test systems (importable by Ray workers) ----------------------------------------------
-def _ntoy_jobs(suite, methods=None, workloads=None, seeds=None):
-    return [Job("ntoy", w, m, s, suite) for w in (workloads or ["w1"])
-            for m in (methods or ["expert", "fast", "lost"]) for s in (seeds or [0])]
-
-
-def ntoy_run(job: Job) -> JobResult:
+def ntoy_run(job: Job, cfg=None) -> JobResult:
     path = os.environ.get("NTOY_FACTOR_FILE")
     factor = float(Path(path).read_text()) if path and Path(path).exists() else 1.0
     value = {"expert": 2.0, "fast": 1.0 * factor, "lost": 3.0}[job.method]
     return JobResult("ntoy", job.workload, job.method, job.seed, metrics={"time_s": value, "acc": 0.9})
 
 
-_NRAISE_CALLS = {"n": 0}
+def nraise_status() -> str:
+    """Called inside the sub-flow only (after the nightly has validated the system)."""
+    raise RuntimeError("nraise: job list exploded inside the sub-flow")
 
 
-def _nraise_jobs(suite, methods=None, workloads=None, seeds=None):
-    _NRAISE_CALLS["n"] += 1
-    if _NRAISE_CALLS["n"] % 2 == 0:  # the sub-flow's call
-        raise RuntimeError("nraise: job list exploded inside the sub-flow")
-    return [Job("nraise", "w1", "expert", 0, suite)]
+@dataclass
+class _NConfig:
+    """Nothing to configure."""
+
+    seed: int = 0
+    """Set from the job."""
 
 
+def _w(name: str) -> dict:
+    if name != "w1":
+        raise ValueError(f"unknown workload {name!r}; valid: w1")
+    return {}
+
+
+_NSUITES = {s: Suite(grid(["w1"], ["expert", "fast", "lost"])) for s in (*SUITES, "nightly_gpu")}
 NTOY = SystemSpec(name="ntoy", description="nightly test system", primary_metric="time_s", direction="min",
-                  methods=("expert", "fast", "lost"), baselines=("expert",), reference_baseline="expert",
-                  make_jobs=_ntoy_jobs, runner="tests.flows.test_nightly:ntoy_run",
-                  quality=QualityGate("acc", "max", 0.01), suites=SUITES + ("nightly_gpu",))
+                  methods=(Method("expert", "baseline"), Method("fast"), Method("lost")),
+                  configs={"default": _NConfig}, suites=_NSUITES, workload_overrides=_w,
+                  reference_baseline="expert", runner="tests.flows.test_nightly:ntoy_run",
+                  quality=QualityGate("acc", "max", 0.01))
 NRAISE = SystemSpec(name="nraise", description="nightly failure-isolation system", primary_metric="time_s",
-                    direction="min", methods=("expert",), baselines=("expert",), make_jobs=_nraise_jobs,
-                    runner="tests.flows.test_nightly:ntoy_run")
+                    direction="min", methods=(Method("expert", "baseline"),), configs={"default": _NConfig},
+                    suites={s: Suite(grid(["w1"], ["expert"])) for s in SUITES}, workload_overrides=_w,
+                    runner="tests.flows.test_nightly:ntoy_run", status_hook="tests.flows.test_nightly:nraise_status")
 SPEC = NTOY  # the registry reads SPEC; NRAISE is registered by the fixture below
 
 

@@ -1,5 +1,6 @@
 """End-to-end: the real flow (Prefect + local Ray + MLflow) on the toy system and on HAG's smoke suite."""
 
+import json
 import os
 import signal
 import threading
@@ -33,7 +34,7 @@ def toy_run(tmp_path_factory):
     t.start()
     from flows.run import run_system
 
-    summary = run_system("toy", "smoke", methods=["expert", "fast", "boom", "crashy"], workloads=["w1"])
+    summary = run_system("toy", "faults", methods=["expert", "fast", "boom", "crashy"], workloads=["w1"])
     t.join(timeout=5)
     return summary, crash_dir, killed
 
@@ -71,7 +72,8 @@ def test_mlflow_layout(toy_run):
     summary, _, _ = toy_run
     c, parent, children = mlflow_runs("toy", summary["mlflow_run_id"])
     tags = parent.data.tags
-    assert tags["syslab.kind"] == "flow" and tags["syslab.suite"] == "smoke"
+    assert tags["syslab.kind"] == "flow" and tags["syslab.suite"] == "faults"
+    assert json.loads(tags["syslab.comparison_spec"])["reference_baseline"] == "expert"
     for k in ("syslab.git_sha", "syslab.hardware", "syslab.benchmark_version", "syslab.run_reason"):
         assert tags[k]
     assert parent.data.metrics["n_jobs"] == 4 and parent.data.metrics["geomean_vs_expert.fast"] == 2.0
@@ -82,7 +84,11 @@ def test_mlflow_layout(toy_run):
     hist = c.get_metric_history(fast.info.run_id, "curve.loss")
     assert [m.value for m in sorted(hist, key=lambda m: m.step)] == [3.0, 2.0, 1.0]
     arts = {a.path for a in c.list_artifacts(parent.info.run_id, "comparison")}
-    assert arts == {"comparison/comparison.csv", "comparison/comparison.md", "comparison/results.json"}
+    assert arts == {"comparison/comparison.csv", "comparison/comparison.md", "comparison/results.json",
+                    "comparison/spec.json"}
+    assert fast.data.params["config.size"] == "3" and fast.data.params["config.name"] == "default"
+    assert json.loads(Path(c.download_artifacts(fast.info.run_id, "config.json")).read_text())["config"] == \
+        {"size": 3, "seed": 0}
     local = c.download_artifacts(fast.info.run_id, "artifacts/note.txt")
     assert Path(local).read_text() == "hello"
 

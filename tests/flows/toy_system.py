@@ -9,16 +9,28 @@ import os
 import time
 from pathlib import Path
 
-from systems.core import Job, JobResult, SystemSpec
+from dataclasses import dataclass
+
+from systems.core import Job, JobResult, Method, Suite, SystemSpec, grid
 
 
-def make_jobs(suite, methods=None, workloads=None, seeds=None):
-    methods = methods or ["expert", "fast"]
-    workloads = workloads or ["w1", "w2"]
-    return [Job("toy", w, m, s, suite) for w in workloads for m in methods for s in (seeds or [0])]
+@dataclass
+class ToyConfig:
+    """The toy's config."""
+
+    size: int = 3
+    """A size that is recorded."""
+    seed: int = 0
+    """Set from the job."""
 
 
-def run(job: Job) -> JobResult:
+def workload_overrides(name: str) -> dict:
+    if name not in ("w1", "w2"):
+        raise ValueError(f"unknown toy workload {name!r}; valid: w1, w2")
+    return {}
+
+
+def run(job: Job, cfg: ToyConfig) -> JobResult:
     if job.method == "boom":
         raise ValueError("toy job exploded on purpose")
     if job.method == "crashy":
@@ -31,10 +43,13 @@ def run(job: Job) -> JobResult:
             time.sleep(120)  # killed by the test while here
     value = {"expert": 2.0, "fast": 1.0}.get(job.method, 1.5) * (1.0 if job.workload == "w1" else 3.0)
     return JobResult("toy", job.workload, job.method, job.seed, metrics={"time_s": value, "other": 7.0},
-                     params={"size": 3}, series={"loss": [3.0, 2.0, 1.0]}, artifacts={"note.txt": "hello"})
+                     params={"size": cfg.size}, series={"loss": [3.0, 2.0, 1.0]}, artifacts={"note.txt": "hello"})
 
 
+_ALL = ("expert", "fast", "boom", "crashy")
 SPEC = SystemSpec(name="toy", description="platform test system", primary_metric="time_s", direction="min",
-                  methods=("expert", "fast", "boom", "crashy"), baselines=("expert",),
-                  reference_baseline="expert", make_jobs=make_jobs, runner="tests.flows.toy_system:run",
-                  workloads=lambda suite: ["w1", "w2"])
+                  methods=(Method("expert", "baseline"), Method("fast"), Method("boom"), Method("crashy")),
+                  configs={"default": ToyConfig}, workload_overrides=workload_overrides,
+                  suites={**{s: Suite(grid(("w1", "w2"), ("expert", "fast"))) for s in ("smoke", "default", "nightly")},
+                          "faults": Suite(grid(("w1", "w2"), _ALL), description="with the failing methods")},
+                  reference_baseline="expert", runner="tests.flows.toy_system:run")

@@ -1,13 +1,12 @@
 import math
 
-from systems.core import JobResult, QualityGate, SystemSpec
+from systems.core import ComparisonSpec, JobResult, QualityGate
 from systems.core.compare import compare, geomean, geomeans, to_csv, to_markdown
 
 
 def spec(direction="min", reference=None, quality=None):
-    return SystemSpec(name="s", description="", primary_metric="m", direction=direction,
-                      methods=("e1", "e2", "opt"), baselines=("e1", "e2"), make_jobs=lambda *a, **k: [],
-                      runner="x:y", reference_baseline=reference, quality=quality)
+    return ComparisonSpec(system="s", primary_metric="m", direction=direction, baselines=("e1", "e2"),
+                          reference_baseline=reference, quality=quality, method_order=("e1", "e2", "opt"))
 
 
 def r(w, m, v, seed=0, ok=True, q=None):

@@ -6,15 +6,22 @@ import pytest
 
 from systems.core import Job
 from systems.core.execute import execute
-from systems.hag.evaluate import config_for, method_search_config, run
+from systems.core import ConfigError, get_system
+from systems.hag.evaluate import run
 
 
 def _job(workload, method, **params):
-    return Job(system="hag", workload=workload, method=method, seed=0, suite="smoke", params=params)
+    return Job(system="hag", workload=workload, method=method, seed=0, suite="smoke", params=params,
+               config="debug_cpu")
+
+
+def _cfg(job):
+    return get_system("hag").resolve(job)
 
 
 def test_gnn_graph_reports_plain_numbers():
-    r = run(_job("fig1", "gnn-graph"))
+    job = _job("fig1", "gnn-graph")
+    r = run(job, _cfg(job))
     m = r.metrics
     assert m["aggregations"] == 6 and m["transfers"] == 10 and m["agg_nodes"] == 0
     assert m["search_s"] == 0 and m["epoch_speedup"] == 1.0
@@ -42,20 +49,20 @@ def test_hag_methods_on_clique_mini(method):
 
 
 def test_capacity_params_and_sweep_methods():
-    assert method_search_config("hag-cap-0.5").capacity_frac == 0.5
-    assert method_search_config("gnn-graph") is None
-    assert method_search_config("hag-pw").method == "pw"
-    with pytest.raises(ValueError, match="unknown hag method"):
-        method_search_config("hag-anneal")
-    cfg = config_for(_job("karate", "hag-greedy", capacity_frac=0.5, epochs=3))
+    assert _cfg(_job("karate", "hag-cap-0.5")).search.capacity_frac == 0.5
+    assert _cfg(_job("karate", "gnn-graph")).hag is False
+    assert _cfg(_job("karate", "hag-pw")).search.method == "pw"
+    with pytest.raises(ValueError, match="unknown method 'hag-anneal'"):
+        _cfg(_job("karate", "hag-anneal"))
+    cfg = _cfg(_job("karate", "hag-greedy", capacity_frac=0.5, epochs=3))
     assert cfg.search.capacity_frac == 0.5 and cfg.train.epochs == 3
-    with pytest.raises(ValueError, match="unknown hag job param"):
-        config_for(_job("karate", "hag-greedy", bogus=1))
+    with pytest.raises(ConfigError, match="unknown key 'bogus'.*valid keys: .*capacity_frac"):
+        _cfg(_job("karate", "hag-greedy", bogus=1))
 
 
 def test_pyg_peer_in_same_job():
     pytest.importorskip("torch_geometric")
-    r = run(_job("karate", "hag-greedy", pyg=True, epochs=4))
+    r = execute(_job("karate", "hag-greedy", pyg=True, epochs=4))
     assert r.metrics["pyg_epoch_s"] > 0
     assert r.metrics["pyg_output_max_abs_diff"] < 1e-4  # PyG GCNConv computes the same function
 
@@ -63,7 +70,7 @@ def test_pyg_peer_in_same_job():
 def test_summary_artifact():
     import json
 
-    r = run(_job("karate", "hag-greedy", epochs=2))
+    r = execute(_job("karate", "hag-greedy", epochs=2))
     summ = json.loads(r.artifacts["hag_summary.json"])
     assert summ["aggregations_after"] == r.metrics["aggregations"]
     assert sum(summ["level_sizes"]) == r.metrics["agg_nodes"]

@@ -6,27 +6,28 @@ import numpy as np
 import pytest
 
 from systems.core import get_system
-from systems.hag.workloads import METHODS, SUITE_WORKLOADS, WORKLOADS, build_graph, make_jobs, workloads
+from systems.hag.workloads import SUITES, WORKLOADS, build_graph
 
 
 def test_spec_registered():
     spec = get_system("hag")
     assert spec.primary_metric == "aggregations" and spec.direction == "min"
     assert spec.reference_baseline == "gnn-graph" and spec.baselines == ("gnn-graph",)
-    assert {"gnn-graph", "hag-greedy", "hag-pw"} <= set(spec.methods)
-    assert any(m.startswith("hag-cap-") for m in spec.methods)
+    assert {"gnn-graph", "hag-greedy", "hag-pw"} <= set(spec.method_names)
+    assert any(m.startswith("hag-cap-") for m in spec.method_names)
 
 
-@pytest.mark.parametrize("suite", list(SUITE_WORKLOADS))
-def test_make_jobs_is_cheap_and_valid(suite):
+@pytest.mark.parametrize("suite", list(SUITES))
+def test_jobs_are_cheap_and_valid(suite):
+    spec = get_system("hag")
     t0 = time.perf_counter()
-    jobs = make_jobs(suite)
+    jobs = spec.jobs(suite)
     assert time.perf_counter() - t0 < 0.5
-    assert jobs and all(j.method in METHODS and j.workload in WORKLOADS for j in jobs)
-    assert {j.workload for j in jobs} == set(workloads(suite))
+    assert jobs and all(j.method in spec.method_names and j.workload in WORKLOADS for j in jobs)
+    assert {j.workload for j in jobs} == set(spec.workloads(suite))
     assert all(j.suite == suite for j in jobs)
     # every workload has its baseline job
-    for w in workloads(suite):
+    for w in spec.workloads(suite):
         assert any(j.workload == w and j.method == "gnn-graph" for j in jobs)
 
 
@@ -38,8 +39,10 @@ def test_smoke_suite_contents():
 
 def test_spec_validates_names():
     spec = get_system("hag")
-    with pytest.raises(ValueError, match="unknown workload"):
+    with pytest.raises(ValueError, match="unknown hag workload"):
         spec.jobs("smoke", workloads=["cora"])
+    with pytest.raises(ValueError, match="not in hag suite 'smoke'"):
+        spec.jobs("smoke", workloads=["lesmis"])
     with pytest.raises(ValueError, match="unknown method"):
         spec.jobs("smoke", methods=["magic"])
 

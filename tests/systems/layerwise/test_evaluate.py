@@ -9,7 +9,8 @@ from systems.layerwise.evaluate import canonical_method, run
 
 
 def test_run_returns_metrics_and_strategy_artifact():
-    r = run(Job(system="layerwise", workload="tiny_alexnet@4", method="layerwise-dp"))
+    job = Job(system="layerwise", workload="tiny_alexnet@4", method="layerwise-dp")
+    r = run(job, get_system("layerwise").resolve(job))
     for k in ("throughput", "cost_s", "comm_bytes", "search_s", "n_configs"):
         assert k in r.metrics
     assert r.simulated and r.metrics["throughput"] == pytest.approx(r.metrics["batch"] / r.metrics["cost_s"])

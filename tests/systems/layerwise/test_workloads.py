@@ -3,7 +3,7 @@ import time
 import pytest
 
 from systems.core import get_system
-from systems.layerwise.workloads import brute_force_feasible, make_jobs, parse_workload, workloads
+from systems.layerwise.workloads import brute_force_feasible, parse_workload
 
 
 def test_spec_registered():
@@ -11,7 +11,7 @@ def test_spec_registered():
     assert spec.primary_metric == "throughput" and spec.direction == "max" and spec.simulated
     assert spec.baselines == ("data-parallel", "model-parallel", "owt")
     assert spec.reference_baseline is None
-    assert set(spec.baselines) <= set(spec.methods)
+    assert spec.method("brute-force").role == "verification"
 
 
 def test_parse_workload():
@@ -23,12 +23,13 @@ def test_parse_workload():
 
 
 def test_default_suite_is_three_networks_by_five_device_counts_by_every_method():
-    ws = workloads("default")
+    spec = get_system("layerwise")
+    ws = spec.workloads("default")
     for n in ("alexnet", "vgg16", "inception_v3"):
         for p in (1, 2, 4, 8, 16):
             assert f"{n}@{p}" in ws
     t0 = time.perf_counter()
-    jobs = make_jobs("default")
+    jobs = spec.jobs("default")
     assert time.perf_counter() - t0 < 5
     methods = {(j.workload, j.method) for j in jobs}
     for m in ("layerwise-dp", "mcmc", "data-parallel", "model-parallel", "owt"):

@@ -30,8 +30,8 @@ def test_outcome_failure_fields():
 
 
 def test_run_expert_job():
-    job = Job(system="mapper", workload="circuit", method="expert", suite="smoke")
-    r = run(job)
+    job = Job(system="mapper", workload="circuit", method="expert", suite="smoke", config="debug_cpu")
+    r = run(job, get_system("mapper").resolve(job))
     assert r.ok and r.metrics["time_s"] > 0 and r.metrics["bound_ratio"] >= 1.0
     assert r.artifacts["mapper.dsl"] == expert_mapper("circuit") and r.simulated
 
@@ -46,7 +46,8 @@ def test_execute_expert_job_through_the_registry():
 
 
 def test_expert_time_reproduces_exactly():
-    a = run(Job(system="mapper", workload="stencil", method="expert", suite="smoke"))
+    job = Job(system="mapper", workload="stencil", method="expert", suite="smoke", config="debug_cpu")
+    a = run(job, get_system("mapper").resolve(job))
     o = evaluate_mapper(a.artifacts["mapper.dsl"], "stencil", **a.params["sizes"])
     assert o.time_s == a.metrics["time_s"]
 

@@ -11,6 +11,7 @@ from systems.mapper.agent.optimizers import Evolve
 from systems.mapper.agent.space import MapperSpace
 from systems.mapper.apps import get_app
 from systems.mapper.evaluate import evaluate_mapper
+from systems.mapper import SPEC
 from systems.mapper.search import OPTIMIZERS, SearchError, run_search_job, search
 
 OFFLINE = [n for n, i in OPTIMIZERS.items() if not i.needs_llm]
@@ -45,8 +46,9 @@ def test_bad_arguments_name_valid_values():
 
 
 def test_run_search_job_result():
-    r = run_search_job(Job(system="mapper", workload="pennant", method="scalar-tuner", seed=0,
-                           params={"iterations": 20, "wall_s": 60}))
+    job = Job(system="mapper", workload="pennant", method="scalar-tuner", seed=0,
+              params={"iterations": 20, "wall_s": 60}, config="debug_cpu")
+    r = run_search_job(job, SPEC.resolve(job))
     assert r.ok and r.simulated
     for k in ("time_s", "expert_time_s", "speedup", "iterations", "search_wall_s"):
         assert k in r.metrics
@@ -147,7 +149,8 @@ def test_llm_agent_without_endpoint_fails_clearly():
     from systems.mapper.agent.llm import LLMUnavailableError
 
     with pytest.raises(LLMUnavailableError, match="OPENAI_BASE_URL"):
-        run_search_job(Job(system="mapper", workload="stencil", method="llm-agent", params={"iterations": 2}))
+        job = Job(system="mapper", workload="stencil", method="llm-agent", params={"iterations": 2}, config="debug_cpu")
+        run_search_job(job, SPEC.resolve(job))
 
 
 def test_cli_optimizers_with_endpoint_hides_key(monkeypatch):
@@ -168,5 +171,6 @@ def test_smoke_suite_jobs_run_through_evaluate():
     jobs = [j for j in SPEC.jobs("smoke") if j.workload == "stencil" and j.method != "expert"]
     assert {j.method for j in jobs} == {"random-search", "scalar-tuner", "evolve"}
     for j in jobs:
-        r = run(j)
-        assert r.ok and r.metrics["iterations"] == j.params["iterations"] and r.params["sizes"]
+        cfg = SPEC.resolve(j)
+        r = run(j, cfg)
+        assert r.ok and r.metrics["iterations"] == cfg.iterations and r.params["sizes"]

@@ -5,37 +5,44 @@ from __future__ import annotations
 import pytest
 
 from systems.mapper import SPEC
-from systems.mapper.workloads import ALL_APPS, BUDGETS, make_jobs, workloads
+from systems.mapper.workloads import ALL_APPS
 
 
 def test_suites():
-    assert workloads("smoke") and set(workloads("smoke")) < set(ALL_APPS)
+    assert SPEC.workloads("smoke") and set(SPEC.workloads("smoke")) < set(ALL_APPS)
     for s in ("default", "nightly", "full"):
-        assert workloads(s) == list(ALL_APPS)
+        assert SPEC.workloads(s) == list(ALL_APPS)
 
 
-def test_make_jobs_smoke(monkeypatch):
+def test_jobs_smoke(monkeypatch):
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
-    jobs = make_jobs("smoke")
+    jobs = SPEC.jobs("smoke")
     methods = {j.method for j in jobs}
     assert methods == {"expert", "random-search", "scalar-tuner", "evolve"}
     for j in jobs:
-        assert j.system == "mapper" and j.suite == "smoke"
+        assert j.system == "mapper" and j.suite == "smoke" and j.config == "debug_cpu"
+        cfg = SPEC.resolve(j)
+        assert cfg.size == "small" and cfg.app == j.workload
         if j.method != "expert":
-            assert j.params == BUDGETS["smoke"]
+            assert (cfg.iterations, cfg.wall_s, cfg.optimizer) == (10, 20.0, j.method)
     assert len({j.key for j in jobs}) == len(jobs)
 
 
 def test_llm_agent_only_when_configured(monkeypatch):
     monkeypatch.setenv("OPENAI_BASE_URL", "http://localhost:1/v1")
     monkeypatch.setenv("SYSLAB_LLM_MODEL", "some-model")
-    assert "llm-agent" in {j.method for j in make_jobs("smoke")}
+    llm = [j for j in SPEC.jobs("smoke") if j.method == "llm-agent"]
+    assert llm and SPEC.resolve(llm[0]).iterations == 3
     monkeypatch.delenv("OPENAI_BASE_URL")
-    assert "llm-agent" not in {j.method for j in make_jobs("smoke")}
+    assert "llm-agent" not in {j.method for j in SPEC.jobs("smoke")}
+    with pytest.raises(ValueError, match="cannot run here: no LLM endpoint"):
+        SPEC.jobs("smoke", methods=["llm-agent"])
 
 
 def test_spec_validation():
     assert SPEC.reference_baseline == "expert" and SPEC.runner == "systems.mapper.evaluate:run"
-    with pytest.raises(ValueError, match="unknown workload"):
+    with pytest.raises(ValueError, match="unknown mapper workload"):
         SPEC.jobs("smoke", workloads=["nope"])
     assert len(SPEC.jobs("default", methods=["expert"])) == 9
+    with pytest.raises(ValueError, match="unknown key 'iteratons'"):
+        SPEC.jobs("smoke", overrides={"iteratons": 5})

@@ -29,7 +29,7 @@ def test_bench_table():
 
 def test_bad_input_exits_2_without_traceback():
     for args in (["bench", "-w", "nope"], ["bench", "-m", "nope"], ["bench", "--steps", "0"],
-                 ["bench", "--compile", "-m", "tutel-cf0"]):
+                 ["bench", "-s", "weekly"]):
         res = runner.invoke(app, args)
         assert res.exit_code == 2, args
         assert "error:" in res.stderr and "Traceback" not in res.output

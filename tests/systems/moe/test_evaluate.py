@@ -1,4 +1,4 @@
-"""The platform front door: SPEC, make_jobs, evaluate.run through systems.core.execute."""
+"""The platform front door: SPEC, suites, evaluate.run through systems.core.execute."""
 
 import pytest
 
@@ -10,14 +10,14 @@ def test_spec_contract():
     spec = get_system("moe")
     assert spec.primary_metric == "tokens_per_s" and spec.direction == "max"
     assert spec.reference_baseline == "static-cf-2.0"
-    assert set(spec.baselines) <= set(spec.methods)
+    assert set(spec.baselines) <= set(spec.method_names)
     assert spec.quality.metric == "final_loss" and spec.quality.direction == "min"
     for m in ("static-cf-0.625", "static-cf-1.0", "static-cf-1.25", "static-cf-2.0", "static-cf-oracle", "dynamic-cf", "local-cf", "cache",
               "tutel-cf0", "dropless", "peer-moe"):
-        assert m in spec.methods
+        assert m in spec.method_names
 
 
-def test_make_jobs_suites_and_validation():
+def test_jobs_suites_and_validation():
     spec = get_system("moe")
     smoke = spec.jobs("smoke")
     assert {j.workload for j in smoke} == {"micro-tiny", "digits-tiny", "drift-tiny"}
@@ -25,7 +25,7 @@ def test_make_jobs_suites_and_validation():
     assert len(spec.jobs("full")) > len(spec.jobs("default"))
     with pytest.raises(ValueError, match="unknown method"):
         spec.jobs("smoke", methods=["nope"])
-    with pytest.raises(ValueError, match="unknown workload"):
+    with pytest.raises(ValueError, match="unknown moe workload"):
         spec.jobs("smoke", workloads=["nope"])
 
 
@@ -39,4 +39,4 @@ def test_execute_one_job_ok():
 
 def test_bad_job_param_fails_with_message():
     r = execute(Job("moe", "micro-tiny", "local-cf", 0, "smoke", params={"stepz": 8}))
-    assert not r.ok and "stepz" in r.error
+    assert not r.ok and "unknown key 'stepz'" in r.error and "steps" in r.error

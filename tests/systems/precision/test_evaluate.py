@@ -4,9 +4,8 @@ import json
 
 import pytest
 
-from systems.core import Job
+from systems.core import ConfigError, Job, get_system
 from systems.core.execute import execute
-from systems.precision.evaluate import config_for
 
 
 def test_ours_job_reports_every_metric_and_artifact():
@@ -32,7 +31,7 @@ def test_fp32_job_is_baseline_with_ratio_one():
 
 
 def test_bad_params_fail_clearly():
-    with pytest.raises(ValueError, match="unknown params"):
-        config_for(Job("precision", "digits-tiny", "ours", params={"rr": 1}))
+    with pytest.raises(ConfigError, match="unknown key 'rr'.*valid keys: .*order_seed"):
+        get_system("precision").resolve(Job("precision", "digits-tiny", "ours", params={"rr": 1}))
     res = execute(Job("precision", "digits-tiny", "ours", params={"epochs": 1}))
     assert not res.ok and "needs r" in res.error

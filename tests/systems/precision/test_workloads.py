@@ -3,7 +3,7 @@
 import pytest
 
 from systems.core import get_system
-from systems.precision.workloads import METHODS, SUITES, WORKLOADS, make_jobs, workloads
+from systems.precision.workloads import METHODS, SUITES, WORKLOADS
 
 
 def test_spec_registered_with_expected_contract():
@@ -11,7 +11,7 @@ def test_spec_registered_with_expected_contract():
     assert spec.primary_metric == "memory_mb" and spec.direction == "min"
     assert spec.reference_baseline == "pi-op" and {"pi-op", "fp32"} <= set(spec.baselines)
     assert spec.quality.metric == "accuracy" and spec.quality.tolerance == 0.005
-    assert set(spec.baselines) <= set(spec.methods)
+    assert set(spec.baselines) <= set(spec.method_names)
 
 
 @pytest.mark.parametrize("suite", list(SUITES))
@@ -24,13 +24,13 @@ def test_jobs_have_unique_keys_and_valid_names(suite):
 
 
 def test_sweep_jobs_differ_by_r_and_random_order_seed():
-    jobs = make_jobs("nightly", methods=["ours", "ours-random"], workloads=["digits-tiny"])
+    jobs = get_system("precision").jobs("nightly", methods=["ours", "ours-random"], workloads=["digits-tiny"])
     assert sorted(j.params["r"] for j in jobs if j.method == "ours") == [0.3, 0.5, 0.7, 0.9]
     assert sorted(j.params["order_seed"] for j in jobs if j.method == "ours-random") == [123, 456, 789]
 
 
 def test_smoke_is_small():
-    jobs = make_jobs("smoke")
+    jobs = get_system("precision").jobs("smoke")
     assert len(jobs) <= 5 and {j.workload for j in jobs} == {"digits-tiny"}
 
 
@@ -41,4 +41,4 @@ def test_bad_names_fail_with_valid_list():
     with pytest.raises(ValueError, match="valid"):
         spec.jobs("smoke", workloads=["nope"])
     with pytest.raises(ValueError, match="valid"):
-        workloads("weekly")
+        spec.jobs("weekly")

@@ -15,6 +15,7 @@ from systems.core import Job
 from systems.mapper.agent.llm import LLMConfig
 from systems.mapper.experts import expert_mapper
 from systems.mapper.evaluate import evaluate_mapper
+from systems.mapper import SPEC
 from systems.mapper.search import run_search_job, search
 from tests.systems.mapper.agent.stub_openai import StubOpenAI
 
@@ -66,8 +67,9 @@ def test_llm_job_never_leaks_the_key(monkeypatch, caplog):
         monkeypatch.setenv("OPENAI_BASE_URL", stub.base_url)
         monkeypatch.setenv("OPENAI_API_KEY", KEY)
         monkeypatch.setenv("SYSLAB_LLM_MODEL", "stub-model")
-        r = run_search_job(Job(system="mapper", workload=APP, method="llm-agent", seed=1,
-                               params={"iterations": 3, "wall_s": 60}))
+        job = Job(system="mapper", workload=APP, method="llm-agent", seed=1,
+                  params={"iterations": 3, "wall_s": 60}, config="debug_cpu")
+        r = run_search_job(job, SPEC.resolve(job))
     assert r.ok and r.metrics["iterations"] == 3 and r.metrics["failed_iterations"] == 1
     assert r.series["prompt_tokens"][0] > 0 and len(r.series["cost_usd"]) == 3
     assert stub.headers[0]["authorization"] == f"Bearer {KEY}"

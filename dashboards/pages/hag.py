@@ -1,5 +1,0 @@
-"""The hag page (body: :mod:`dashboards.views.system` + :mod:`dashboards.views.hag`)."""
-
-from dashboards.views.system import render
-
-render("hag")
