@@ -33,7 +33,11 @@ def step_peak_mb(cfg: RunConfig, method: Method, caps: tuple[int, ...] | None, d
     """Measured peak MB of one training step (forward, backward, Adam) of ``method`` at ``caps``
     (None: the back-end sizes its own buffers) with expert width ``d_hidden``."""
     with cpu_threads(cfg.threads):
-        return _step_peak_mb(cfg, method, caps, d_hidden)
+        peak = _step_peak_mb(cfg, method, caps, d_hidden)
+    if torch.device(cfg.device).type == "cuda":  # the probe's model and optimizer are gone: hand memory back
+        gc.collect()
+        torch.cuda.empty_cache()
+    return peak
 
 
 def _step_peak_mb(cfg: RunConfig, method: Method, caps: tuple[int, ...] | None, d_hidden: int) -> float:
@@ -61,26 +65,20 @@ def _step_peak_mb(cfg: RunConfig, method: Method, caps: tuple[int, ...] | None, 
         opt.step()
 
     step()  # optimizer state exists from here on
-    try:
-        if dev.type == "cuda":
-            opt.zero_grad(set_to_none=True)
-            torch.cuda.synchronize(dev)
-            torch.cuda.reset_peak_memory_stats(dev)
-            step()
-            torch.cuda.synchronize(dev)
-            return torch.cuda.max_memory_allocated(dev) / 2**20
+    if dev.type == "cuda":
         opt.zero_grad(set_to_none=True)
-        state = [t for s in opt.state.values() for t in s.values() if isinstance(t, torch.Tensor)]
-        persistent = list(model.parameters()) + state
-        extra = [layout.cap_t, layout.starts, layout.seg.offs, layout.seg.row_expert] if layout else []
-        with TensorMemoryTracker(exclude=persistent + [x, y, *extra]) as tr:
-            step()
-        return (persistent_bytes(persistent) + tr.peak_bytes) / 2**20
-    finally:
-        del model, opt
-        if dev.type == "cuda":
-            gc.collect()
-            torch.cuda.empty_cache()
+        torch.cuda.synchronize(dev)
+        torch.cuda.reset_peak_memory_stats(dev)
+        step()
+        torch.cuda.synchronize(dev)
+        return torch.cuda.max_memory_allocated(dev) / 2**20
+    opt.zero_grad(set_to_none=True)
+    state = [t for s in opt.state.values() for t in s.values() if isinstance(t, torch.Tensor)]
+    persistent = list(model.parameters()) + state
+    extra = [layout.cap_t, layout.starts, layout.seg.offs, layout.seg.row_expert] if layout else []
+    with TensorMemoryTracker(exclude=persistent + [x, y, *extra]) as tr:
+        step()
+    return (persistent_bytes(persistent) + tr.peak_bytes) / 2**20
 
 
 def largest_model(cfg: RunConfig, method: Method, caps: tuple[int, ...] | None, budget_mb: float,

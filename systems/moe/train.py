@@ -245,7 +245,7 @@ def _train(cfg: RunConfig, method: Method) -> TrainResult:
         counter = CountingBackend(cfg.compile_backend, cfg.compile_mode)
         fn = torch.compile(forward_loss, backend=counter, dynamic=False)
 
-    caps = caps0 = ctrl.caps
+    caps = caps0 = peak_caps = ctrl.caps
     layout = make_layout(caps, dev) if backend == "padded" else None
     assign_cache: dict[int, torch.Tensor] = {}
     plan_cache: dict[int, Plan] = {}
@@ -298,6 +298,7 @@ def _train(cfg: RunConfig, method: Method) -> TrainResult:
         dec = ctrl.after_step(step)
         if dec is not None:
             caps = dec.caps
+            peak_caps = caps if sum(caps) > sum(peak_caps) else peak_caps
             layout = make_layout(caps, dev) if backend == "padded" else None
             plan_cache.clear()  # rebuild: cached plans are re-made at the new capacities when next used
             decisions.append(dec)
@@ -341,7 +342,7 @@ def _train(cfg: RunConfig, method: Method) -> TrainResult:
               "compile": cfg.compile, "compile_backend": cfg.compile_backend if cfg.compile else "",
               "compile_caches": cfg.compile_caches if cfg.compile else "", "kernel": kernel, "adam": adam,
               "dtype": cfg.dtype, "launch_ahead": cfg.controller.launch_ahead,
-              "bucket_alpha": cfg.controller.bucket_alpha, "final_caps": list(caps), "data": data.description}
+              "bucket_alpha": cfg.controller.bucket_alpha, "final_caps": list(caps), "peak_caps": list(peak_caps), "data": data.description}
     log = "\n".join(f"step {d.step}: caps={list(d.caps)} alpha={d.alpha} cache={d.cache_on}  # {d.reason}"
                     for d in decisions) or "no configuration change"
     return TrainResult(m, series, params, {"recompile_log.txt": log + "\n"},
