@@ -159,9 +159,10 @@ def make_optimizer(params, lr: float, kind: str, device: torch.device) -> tuple[
 
 @contextlib.contextmanager
 def compiler_settings(cfg: RunConfig):
-    """Within the block: dynamo limits high enough for every recompile, inductor compiling in this
-    process (its C++ compiler runs as a child process, counted by :func:`cpu_seconds`), and its
-    caches off unless ``compile_caches``. Dynamo's in-memory graphs are dropped before and after."""
+    """Within the block: dynamo limits high enough for every recompile, inductor's caches off unless
+    ``compile_caches``, and on CPU inductor compiling in this process (its C++ compiler runs as a child
+    process, counted by :func:`cpu_seconds`; on a GPU, Triton kernels compile in inductor's worker
+    pool as usual). Dynamo's in-memory graphs are dropped before and after."""
     import torch._dynamo as dynamo
 
     with contextlib.ExitStack() as stack:
@@ -172,7 +173,10 @@ def compiler_settings(cfg: RunConfig):
         if cfg.compile and cfg.compile_backend == "inductor":
             import torch._inductor.config as ic
 
-            stack.enter_context(ic.patch(compile_threads=1, force_disable_caches=not cfg.compile_caches))
+            patch = {"force_disable_caches": not cfg.compile_caches}
+            if torch.device(cfg.device).type == "cpu":  # in-process C++ builds: their CPU time is counted
+                patch["compile_threads"] = 1
+            stack.enter_context(ic.patch(**patch))
         dynamo.reset()
         try:
             yield
