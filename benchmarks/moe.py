@@ -93,11 +93,19 @@ def run_headline(quick: bool, repeats: int, path: Path) -> list[dict]:
               + f" ({time.perf_counter() - t0:.0f}s wall, {time.process_time() - c0:.0f}s CPU)", flush=True)
         d = res.to_dict()
         d["repeat"] = r
-        if r > 0:  # the series of the first repeat feed the plots; later repeats are timing only
-            d["series"] = {}
+        d["series"] = trim_series(d["series"]) if r == 0 else {}  # repeat 0 feeds the plots
         done.append(d)
         common.save(path, done)  # saved after every job: an interrupted run keeps what it measured
+    path.unlink(missing_ok=True)  # complete: the caller stores the results with the other sections
     return done
+
+
+PLOT_SERIES = ("capacity_factor", "alpha_needed", "step_cpu_s", "recompile_steps", "drops")
+
+
+def trim_series(series: dict) -> dict:
+    """The per-step series the report plots (the rest stay in the flow's MLflow records)."""
+    return {k: v for k, v in series.items() if k in PLOT_SERIES}
 
 
 # -- 2. compile caches ----------------------------------------------------------------------------
