@@ -114,7 +114,8 @@ def workloads_cmd() -> None:
 @app.command("methods")
 def methods_cmd() -> None:
     """List the methods."""
-    from systems.moe.methods import BASELINES, METHODS
+    from systems.moe.methods import METHODS, REFERENCE
 
     for name, m in METHODS.items():
-        typer.echo(f"{name:17s} {'(expert) ' if name in BASELINES else ''}{m.description}")
+        role = m.role + (", reference" if name == REFERENCE else "")
+        typer.echo(f"{name:17s} ({role}) {m.description}")

@@ -65,8 +65,8 @@ METHODS: dict[str, Method] = {
     "dynamic-cf": Method("dynamic-cf", "padded", "dynamic",
                          description="DynaMoE global alpha: shrink (<0.5a -> 1.3 score) / raise schedule, recompiled"),
     "local-cf": Method("local-cf", "padded", "local",
-                       description="DynaMoE per-expert capacities from each expert's load EMA, recompiled; "
-                                   "starts from the uniform-load prior (alpha 1.3)"),
+                       description="DynaMoE per-expert capacities from each expert's load EMA and spread, "
+                                   "recompiled; starts at alpha0, fits once, then grows only experts that drop"),
     "cache": Method("cache", "padded", "dynamic", cache=True,
                     description="dynamic-cf + assignment caching (on > 0.95 match, off < 0.85; fixed data order)"),
     "tutel-cf0": Method("tutel-cf0", "tutel", "static", tutel_cf=0.0, role="peer",
