@@ -10,6 +10,7 @@ Sections (jobs built with ``spec.job`` and run through ``execute``, the path a f
    (``torch.compile(dynamic=False)``, inductor, caches off: each capacity change is a cold
    recompile), the adaptive policies also with capacity bucketing; methods interleaved (order
    rotated every repeat), repeated, wall and process-CPU tokens/s with their spread.
+   An **eager reference** runs a few methods with ``compile=False`` (what a step costs uncompiled).
 2. **compile caches** — the same recompiling run twice with inductor's caches on: what a recompile
    costs when its graph was compiled before (a bucketed configuration seen in an earlier run).
 3. **assignment caching** — the ``cache`` policy on a fixed-order stream, with and without shuffling.
@@ -47,7 +48,7 @@ def _spec():
 def _label(r: dict) -> str:
     p = r.get("job_params") or {}
     b = p.get("controller.bucket_alpha")
-    return r["method"] + (f" (bucket {b:g})" if b else "")
+    return r["method"] + (f" (bucket {b:g})" if b else "") + (" [eager run]" if p.get("compile") is False else "")
 
 
 # -- 1. headline ----------------------------------------------------------------------------------
@@ -106,6 +107,28 @@ PLOT_SERIES = ("capacity_factor", "alpha_needed", "step_cpu_s", "recompile_steps
 def trim_series(series: dict) -> dict:
     """The per-step series the report plots (the rest stay in the flow's MLflow records)."""
     return {k: v for k, v in series.items() if k in PLOT_SERIES}
+
+
+# -- 1b. eager reference ---------------------------------------------------------------------------
+EAGER_METHODS = ("static-cf-1.25", "static-cf-2.0", "dynamic-cf", "local-cf", "dropless")
+
+
+def run_eager(quick: bool) -> list[dict]:
+    """The same workloads with ``compile=False``: what each step costs without compiling, and the DynaMoE
+    policies as they would look if a recompile were only a layout rebuild."""
+    from systems.core.execute import execute
+
+    spec = _spec()
+    out = []
+    for w in (HEADLINE_WORKLOADS[:1] if quick else HEADLINE_WORKLOADS):
+        for m in EAGER_METHODS:
+            params = {"compile": False, **({"steps": 80} if quick else {})}
+            res = execute(spec.job(w, m, 0, suite="default", config="default", params=params))
+            d = res.to_dict()
+            d["series"], d["repeat"] = {}, 0
+            out.append(d)
+            print(f"[eager] {w} {m}: {res.metrics.get('tokens_per_cpu_s', float('nan')):.0f} tok/CPU-s", flush=True)
+    return out
 
 
 # -- 2. compile caches ----------------------------------------------------------------------------
@@ -305,21 +328,27 @@ def summarize(headline: list[dict], tol: float) -> dict:
         oracle = agg.get("static-cf-oracle")
         for v in agg.values():
             v["quality_ok"] = base is not None and v["loss"] <= base["loss"] + tol
+            v["break_even"] = _break_even(v, base) if base else float("nan")
             for key, b in (("vs_apriori", base), ("vs_oracle", oracle)):
                 v[key + "_cpu"] = _med(v["tpc"]) / _med(b["tpc"]) if b else float("nan")
                 v[key + "_wall"] = _med(v["tps"]) / _med(b["tps"]) if b else float("nan")
                 v[key + "_steady"] = _med(v["tpc_steady"]) / _med(b["tpc_steady"]) if b else float("nan")
         dyn = {k: v for k, v in agg.items() if v["method"] in DYNAMOE and v["meets"] and v["quality_ok"]}
         best_dyn = max(dyn, key=lambda k: _med(dyn[k]["tpc"])) if dyn else None
-        be = None
-        if best_dyn and base:
-            d = agg[best_dyn]
-            saving = _med(base["step_cpu_ms"]) - _med(d["step_cpu_ms"])  # ms per step
-            extra = (_med(d["compile_cpu"]) + _med(d["recompile_cpu"])) - (_med(base["compile_cpu"]) + _med(base["recompile_cpu"]))
-            be = (1e3 * extra / saving) if saving > 0 else float("inf")
+        be = agg[best_dyn]["break_even"] if best_dyn and base else None
         out[w] = {"rows": agg, "best_apriori": best_ap, "best_dynamoe": best_dyn, "break_even_steps": be,
                   "steps": headline[0]["params"].get("steps") if headline else None}
     return out
+
+
+def _break_even(v: dict, base: dict) -> float:
+    """Steps after which a row's extra compile CPU time is paid back by its per-step CPU saving over ``base``
+    (computed from the measured medians; inf when it saves nothing per step, 0 when it costs no more)."""
+    saving = _med(base["step_cpu_ms"]) - _med(v["step_cpu_ms"])  # ms per step
+    extra = (_med(v["compile_cpu"]) + _med(v["recompile_cpu"])) - (_med(base["compile_cpu"]) + _med(base["recompile_cpu"]))
+    if extra <= 0:
+        return 0.0 if saving >= 0 else float("inf")
+    return 1e3 * extra / saving if saving > 0 else float("inf")
 
 
 def report(data: dict, cmd: str) -> str:
@@ -338,6 +367,9 @@ def report(data: dict, cmd: str) -> str:
                              f"repeat); cells give the median and [min–max] over repeats. Process CPU time (this "
                              f"process and its finished children, which includes the C++ compiler) is the steadier "
                              f"figure on a shared machine; wall time carries the load.")]
+    for later in data.get("later", []):
+        L += [f"Sections {', '.join(later['sections'])} were (re-)run with `{later['command']}` on {later['date']} "
+              f"(1-minute load average {later.get('loadavg_1m') or float('nan'):.1f}).", ""]
     L += ["## What is compared", "",
           f"* **A static capacity factor chosen in advance** — `static-cf-0.625` (what the `mixture-of-experts` package's "
           f"default `capacity_factor_train = 1.25` per choice means for top-2), `-1.0`, `-1.25`, `-2.0`. The "
@@ -376,7 +408,7 @@ def report(data: dict, cmd: str) -> str:
               f"h = {p['d_hidden']}, kernel `{p['kernel']}`, Adam `{p['adam']}`. Data: {p['data']}.", ""]
         cols = ["method", "tokens/s (wall)", "tokens/CPU-s", "vs best a-priori (CPU)", "vs oracle (CPU)",
                 "steady tokens/CPU-s", "compile CPU s", "recompiles", "graphs", "recompile CPU s", "dropped %",
-                "drop limit", "loss", "quality", "peak MB", "mean alpha"]
+                "drop limit", "loss", "quality", "peak MB", "mean alpha", "break-even steps"]
         tab = []
         for lab, v in rows.items():
             name = f"**{lab}**" if lab in (ba, bd) else lab
@@ -385,7 +417,8 @@ def report(data: dict, cmd: str) -> str:
                         _spread(v["compile_cpu"], 1), int(v["recompiles"]),
                         "-" if v["graphs"] is None else int(v["graphs"]), _spread(v["recompile_cpu"], 1),
                         100 * v["dropped"], "ok" if v["meets"] else "**over**", v["loss"],
-                        "ok" if v["quality_ok"] else "worse", v["peak_mb"], v["mean_alpha"]])
+                        "ok" if v["quality_ok"] else "worse", v["peak_mb"], v["mean_alpha"],
+                        "never" if v["break_even"] == float("inf") else v["break_even"]])
         L += [common.md_table(cols, tab)]
         ora = rows.get("static-cf-oracle", {})
         L += [f"Needed alpha (zero drops) on the `static-cf-2.0` run: max {rows['static-cf-2.0']['needed_max']:.2f}, "
@@ -403,6 +436,22 @@ def report(data: dict, cmd: str) -> str:
                      f"measured per-step saving (computed from the measured figures, not run)."
                      if s["break_even_steps"] not in (None, float("inf")) else
                      "It saves nothing per step, so its compiles are never paid back."), ""]
+    eager = data.get("eager") or []
+    if eager:
+        L += ["## Without compiling (eager reference)", "",
+              "The same workloads and seed with `compile=False`: a configuration change is only a layout rebuild. "
+              "This is what the DynaMoE policies would gain if recompiling were free, and, against the compiled "
+              "*steady* column above, what compiling buys per step. One run each.", ""]
+        tab = [[r["workload"], r["method"], r["metrics"]["tokens_per_s"], r["metrics"]["tokens_per_cpu_s"],
+                r["metrics"]["tokens_per_cpu_s_steady"], int(r["metrics"]["recompiles"]),
+                100 * r["metrics"]["dropped_frac"], r["metrics"]["final_loss"], r["metrics"]["mean_alpha"]]
+               for r in eager if r["status"] == "ok"]
+        by = {(r["workload"], r["method"]): r["metrics"]["tokens_per_cpu_s"] for r in eager if r["status"] == "ok"}
+        for row in tab:
+            ref = by.get((row[0], "static-cf-2.0"))
+            row.append(row[3] / ref if ref else None)
+        L += [common.md_table(["workload", "method", "tokens/s", "tokens/CPU-s", "steady tokens/CPU-s", "recompiles",
+                               "dropped %", "loss", "mean alpha", "vs static-cf-2.0 (CPU)"], tab)]
     # plots
     L += _plots_md(head, data.get("_dir"))
     # caches
@@ -512,14 +561,15 @@ def main(argv=None) -> int:
     ap = common.parser(NAME, __doc__.split("\n\n")[0])
     ap.add_argument("--repeats", type=int, default=None, help="headline repeats (default 2; --quick 1)")
     ap.add_argument("--sections", default=None,
-                    help="comma list of headline,caches,cache,memory,kernels (default: all; --quick: all but caches, "
-                         "which needs inductor)")
+                    help="comma list of headline,eager,caches,cache,memory,kernels (default: all; --quick: all but "
+                         "caches, which needs inductor)")
     args = ap.parse_args(argv)
-    sections = [s for s in (args.sections or ("headline,cache,memory,kernels" if args.quick else
-                                               "headline,caches,cache,memory,kernels")).split(",") if s]
-    bad = [s for s in sections if s not in ("headline", "caches", "cache", "memory", "kernels")]
+    sections = [s for s in (args.sections or ("headline,eager,cache,memory,kernels" if args.quick else
+                                               "headline,eager,caches,cache,memory,kernels")).split(",") if s]
+    bad = [s for s in sections if s not in ("headline", "eager", "caches", "cache", "memory", "kernels")]
     if bad:
-        print(f"error: unknown section(s) {bad}; valid: headline, caches, cache, memory, kernels", file=sys.stderr)
+        print(f"error: unknown section(s) {bad}; valid: headline, eager, caches, cache, memory, kernels",
+              file=sys.stderr)
         return 2
     repeats = args.repeats or (1 if args.quick else 2)
     if repeats < 1:
@@ -535,9 +585,15 @@ def main(argv=None) -> int:
     else:
         partial = args.sections is not None  # a re-run of some sections keeps the others' stored results
         data = common.load(store) if store.exists() and partial else {}
-        data.update({"machine": common.machine(), "quick": args.quick, "repeats": repeats, "command": cmd})
+        if data:
+            data.setdefault("later", []).append({"command": cmd, "sections": sections, **common.machine()})
+        else:
+            data.update({"machine": common.machine(), "quick": args.quick, "repeats": repeats, "command": cmd})
         if "headline" in sections:
             data["headline"] = run_headline(args.quick, repeats, outdir / "headline-partial.json")
+            common.save(store, data)
+        if "eager" in sections:
+            data["eager"] = run_eager(args.quick)
             common.save(store, data)
         if "caches" in sections:
             data["compile_caches"] = run_compile_caches(args.quick)
