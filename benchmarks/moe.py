@@ -101,7 +101,7 @@ def run_headline(quick: bool, repeats: int, path: Path) -> list[dict]:
     return done
 
 
-PLOT_SERIES = ("capacity_factor", "alpha_needed", "step_cpu_s", "recompile_steps", "drops")
+PLOT_SERIES = ("capacity_factor", "alpha_needed", "step_cpu_s", "recompile_steps")
 
 
 def trim_series(series: dict) -> dict:
@@ -342,10 +342,10 @@ def summarize(headline: list[dict], tol: float) -> dict:
 
 
 def _break_even(v: dict, base: dict) -> float:
-    """Steps after which a row's extra compile CPU time is paid back by its per-step CPU saving over ``base``
-    (computed from the measured medians; inf when it saves nothing per step, 0 when it costs no more)."""
+    """Steps after which a row's extra recompile CPU time is paid back by its per-step CPU saving over ``base``
+    (computed from the measured medians; inf when it saves nothing per step, 0 when it recompiles no more)."""
     saving = _med(base["step_cpu_ms"]) - _med(v["step_cpu_ms"])  # ms per step
-    extra = (_med(v["compile_cpu"]) + _med(v["recompile_cpu"])) - (_med(base["compile_cpu"]) + _med(base["recompile_cpu"]))
+    extra = _med(v["recompile_cpu"]) - _med(base["recompile_cpu"])  # the first compile is common to compiled rows
     if extra <= 0:
         return 0.0 if saving >= 0 else float("inf")
     return 1e3 * extra / saving if saving > 0 else float("inf")
@@ -367,6 +367,10 @@ def report(data: dict, cmd: str) -> str:
                              f"repeat); cells give the median and [min–max] over repeats. Process CPU time (this "
                              f"process and its finished children, which includes the C++ compiler) is the steadier "
                              f"figure on a shared machine; wall time carries the load.")]
+    end = data.get("machine_end") or {}
+    if isinstance(end.get("loadavg_1m"), (int, float)):
+        L += [f"1-minute load average {end['loadavg_1m']:.1f} when the run ended ({end.get('date', '?')}): the "
+              "machine is shared, so wall times of different repeats saw different loads.", ""]
     for later in data.get("later", []):
         L += [f"Sections {', '.join(later['sections'])} were (re-)run with `{later['command']}` on {later['date']} "
               f"(1-minute load average {later.get('loadavg_1m') or float('nan'):.1f}).", ""]
@@ -418,7 +422,8 @@ def report(data: dict, cmd: str) -> str:
                         "-" if v["graphs"] is None else int(v["graphs"]), _spread(v["recompile_cpu"], 1),
                         100 * v["dropped"], "ok" if v["meets"] else "**over**", v["loss"],
                         "ok" if v["quality_ok"] else "worse", v["peak_mb"], v["mean_alpha"],
-                        "never" if v["break_even"] == float("inf") else v["break_even"]])
+                        "never" if v["break_even"] == float("inf") else
+                        (round(v["break_even"]) if math.isfinite(v["break_even"]) else "-")])
         L += [common.md_table(cols, tab)]
         ora = rows.get("static-cf-oracle", {})
         L += [f"Needed alpha (zero drops) on the `static-cf-2.0` run: max {rows['static-cf-2.0']['needed_max']:.2f}, "
@@ -442,8 +447,8 @@ def report(data: dict, cmd: str) -> str:
               "The same workloads and seed with `compile=False`: a configuration change is only a layout rebuild. "
               "This is what the DynaMoE policies would gain if recompiling were free, and, against the compiled "
               "*steady* column above, what compiling buys per step. One run each.", ""]
-        tab = [[r["workload"], r["method"], r["metrics"]["tokens_per_s"], r["metrics"]["tokens_per_cpu_s"],
-                r["metrics"]["tokens_per_cpu_s_steady"], int(r["metrics"]["recompiles"]),
+        tab = [[r["workload"], r["method"], round(r["metrics"]["tokens_per_s"]), round(r["metrics"]["tokens_per_cpu_s"]),
+                round(r["metrics"]["tokens_per_cpu_s_steady"]), int(r["metrics"]["recompiles"]),
                 100 * r["metrics"]["dropped_frac"], r["metrics"]["final_loss"], r["metrics"]["mean_alpha"]]
                for r in eager if r["status"] == "ok"]
         by = {(r["workload"], r["method"]): r["metrics"]["tokens_per_cpu_s"] for r in eager if r["status"] == "ok"}
@@ -463,7 +468,8 @@ def report(data: dict, cmd: str) -> str:
               "configurations is small, so a long job (or the next job) keeps hitting the cache.", ""]
         tab = [[_label(r), r["attempt"], r["metrics"]["compile_cpu_s"], r["metrics"]["recompile_cpu_s"],
                 int(r["metrics"]["recompiles"]), int(r["metrics"].get("graphs_compiled", 0)),
-                r["metrics"]["tokens_per_cpu_s"], r["metrics"]["tokens_per_s"]] for r in caches if r["status"] == "ok"]
+                round(r["metrics"]["tokens_per_cpu_s"]), round(r["metrics"]["tokens_per_s"])]
+               for r in caches if r["status"] == "ok"]
         L += [common.md_table(["method", "inductor cache", "first compile CPU s", "recompile CPU s", "recompiles",
                                "graphs", "tokens/CPU-s", "tokens/s"], tab)]
     ac = data.get("assignment_cache") or []
@@ -475,7 +481,7 @@ def report(data: dict, cmd: str) -> str:
               "switches on and what it does to drops and loss; shuffling breaks it.", ""]
         tab = [[r["method"], str(r["job_params"].get("workload.shuffle")), r["metrics"].get("cache_match_mean"),
                 r["metrics"]["cache_steps_frac"], int(r["metrics"]["recompiles"]), 100 * r["metrics"]["dropped_frac"],
-                r["metrics"]["final_loss"], r["metrics"]["tokens_per_cpu_s"]] for r in ac if r["status"] == "ok"]
+                r["metrics"]["final_loss"], round(r["metrics"]["tokens_per_cpu_s"])] for r in ac if r["status"] == "ok"]
         L += [common.md_table(["method", "shuffle", "mean match", "steps on cache", "recompiles", "dropped %",
                                "loss", "tokens/CPU-s"], tab)]
     mem = data.get("memory")
