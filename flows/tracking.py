@@ -5,19 +5,23 @@ Layout (the dashboard and nightly read exactly this):
 - experiment ``syslab/<system>`` (artifacts under ``$SYSLAB_HOME/artifacts/<system>`` by default);
 - one **parent run** per flow run, tags ``syslab.kind=flow``, ``syslab.system``, ``syslab.suite``,
   ``syslab.git_sha``, ``syslab.hardware``, ``syslab.benchmark_version``, ``syslab.run_reason``,
-  ``syslab.prefect_flow_run_id``, ``syslab.comparison_spec`` (JSON: primary metric and direction, baselines,
+  ``syslab.prefect_flow_run_id``, ``syslab.driver.{host,pid,started}`` (for ``syslab runs reconcile``),
+  MLflow's standard ``mlflow.user``, ``mlflow.source.{name,type}``, ``mlflow.source.git.{commit,branch,repoURL}``,
+  ``syslab.comparison_spec`` (JSON: primary metric and direction, baselines,
   reference baseline, quality gate, method roles — what the comparison needs, so a later change of the
   system's spec does not change how this run is graded); metrics ``n_jobs``, ``n_ok``, ``n_failed``, ``wall_s``,
-  ``job_compute_s``, ``overhead_s``, ``geomean_vs_expert.<method>``; artifacts
+  ``job_compute_s``, ``worker_import_s``, ``overhead_s``, ``n_resumed``, ``geomean_vs_expert.<method>``; artifacts
   ``comparison/comparison.{csv,md}``, ``comparison/spec.json`` and ``comparison/results.json``;
 - one **child run** per job (``mlflow.parentRunId`` set), tags ``syslab.kind=job``, ``syslab.system``,
   ``syslab.workload``, ``syslab.method``, ``syslab.seed``, ``syslab.suite``, ``syslab.is_baseline``
   (``true``/``false``), ``syslab.status`` (``ok``/``failed``), ``syslab.error`` (failed jobs),
   ``syslab.hardware``, ``syslab.git_sha``, ``syslab.benchmark_version``, ``syslab.simulated``,
-  ``syslab.run_reason``, ``syslab.job_key``; params = the result's params, ``job.<k>`` for the job's own
+  ``syslab.run_reason``, ``syslab.job_key``, ``syslab.ray_node_{id,ip}``, ``syslab.prefect_task_run_id`` and
+  the standard ``mlflow.*`` tags; params = the result's params, ``job.<k>`` for the job's own
   overrides, ``config.name`` and ``config.<key>`` for every field of the **resolved config**; metrics = the
-  result's metrics plus ``wall_s``, ``cpu_s`` and ``vs_expert`` (the comparison ratio of its
-  workload/method); per-step series as metric ``curve.<name>`` with ``step``; text artifacts under
+  result's metrics plus ``wall_s`` (without the worker's import warm-up), ``cpu_s``, ``import_s`` (that
+  warm-up), ``ray_attempts`` and ``ray_retry_lost_s`` (time lost to attempts whose worker or node died) and
+  ``vs_expert`` (the comparison ratio of its workload/method); per-step series as metric ``curve.<name>`` with ``step``; text artifacts under
   ``artifacts/``, the resolved config as ``config.json`` and the whole result as ``result.json``. Failed
   jobs end as FAILED runs.
 """
@@ -39,6 +43,48 @@ from systems.core.types import JobResult, SystemSpec
 _SECRET_ENV = ("OPENAI_API_KEY",)
 
 
+def system_tags() -> dict[str, str]:
+    """MLflow's standard system tags (user, source, git), which ``MlflowClient.create_run`` does not add."""
+    import getpass
+    import shlex
+    import subprocess
+    import sys
+
+    from systems.core.env import REPO_ROOT, git_sha
+
+    argv = [os.path.basename(sys.argv[0]) if sys.argv else "python", *sys.argv[1:]]
+    try:
+        user = getpass.getuser()
+    except Exception:  # noqa: BLE001 - no passwd entry (some containers)
+        user = str(os.getuid())
+    tags = {"mlflow.user": user, "mlflow.source.type": "LOCAL", "mlflow.source.name": shlex.join(argv)[:500]}
+
+    def git(*args: str) -> str:
+        try:
+            return subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=5,
+                                  check=True).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            return ""
+
+    commit = git("rev-parse", "HEAD") or os.environ.get("SYSLAB_GIT_SHA", "")
+    if commit and commit != "unknown":
+        tags["mlflow.source.git.commit"] = commit
+    branch = git("rev-parse", "--abbrev-ref", "HEAD")
+    if branch and branch != "HEAD":
+        tags["mlflow.source.git.branch"] = branch
+    url = git("config", "--get", "remote.origin.url")
+    if url:
+        tags["mlflow.source.git.repoURL"] = _redact_url(url)
+    tags["syslab.git_dirty"] = str(git_sha().endswith("+dirty")).lower()
+    return tags
+
+
+def _redact_url(url: str) -> str:
+    import re
+
+    return re.sub(r"//[^/@]+@", "//", url)  # no credentials embedded in a remote URL
+
+
 def tracking_uri() -> str:
     """``$MLFLOW_TRACKING_URI`` or the embedded ``sqlite:///$SYSLAB_HOME/mlflow.db``."""
     uri = os.environ.get("MLFLOW_TRACKING_URI")
@@ -53,14 +99,11 @@ def experiment_name(system: str) -> str:
     return f"syslab/{system}"
 
 
-def client():
-    """An MlflowClient on :func:`tracking_uri`."""
-    import mlflow
-    from mlflow.tracking import MlflowClient
+def client(uri: str | None = None):
+    """An MlflowClient on ``uri`` (default :func:`tracking_uri`); a fresh SQLite store is created under a lock."""
+    from flows.stores import mlflow_client
 
-    uri = tracking_uri()
-    mlflow.set_tracking_uri(uri)
-    return MlflowClient(tracking_uri=uri)
+    return mlflow_client(uri or tracking_uri())
 
 
 def ensure_experiment(c, system: str) -> str:
@@ -121,7 +164,8 @@ class FlowRecorder:
     """Writes one flow run (parent) and its jobs (children) to MLflow, incrementally."""
 
     def __init__(self, spec: SystemSpec, suite: str, *, run_reason: str = "manual", git_sha: str = "",
-                 hardware: str = "", params: dict[str, Any] | None = None, extra_tags: dict[str, str] | None = None):
+                 hardware: str = "", params: dict[str, Any] | None = None, extra_tags: dict[str, str] | None = None,
+                 reopen: tuple[str, list] | None = None):
         self.spec = spec
         self.suite = suite
         self.c = client()
@@ -130,20 +174,67 @@ class FlowRecorder:
             "syslab.system": spec.name, "syslab.suite": suite, "syslab.git_sha": git_sha,
             "syslab.hardware": hardware, "syslab.benchmark_version": spec.benchmark_version,
             "syslab.run_reason": run_reason, "syslab.simulated": str(spec.simulated).lower(),
-            **(extra_tags or {}),
+            **system_tags(), **(extra_tags or {}),
         }
+        self.previous: dict[str, JobResult] = {}
+        """Results of an earlier driver (``reopen``), by job key: recorded already, not re-run."""
+        self.child_ids: dict[str, str] = {}
+        if reopen is not None:
+            self._reopen(reopen)
+            return
         stamp = time.strftime("%Y%m%d-%H%M%S")
+        from flows.reconcile import driver_tags
+
         comparison = spec.comparison
         run = self.c.create_run(self.experiment_id, run_name=f"{spec.name}-{suite}-{stamp}",
-                                tags={"syslab.kind": "flow", **self.common_tags,
+                                tags={"syslab.kind": "flow", **self.common_tags, **driver_tags(),
                                       "syslab.comparison_spec": json.dumps(comparison.to_dict(), sort_keys=True)})
         self.parent_id = run.info.run_id
         self.comparison = comparison
         if params:
             _batch(self.c, self.parent_id, params=params)
-        self.child_ids: dict[str, str] = {}
 
-    def record(self, result: JobResult, job_key: str) -> str:
+    @classmethod
+    def reopen(cls, spec: SystemSpec, suite: str, run_id: str, jobs: list, **kwargs) -> "FlowRecorder":
+        """Continue parent run ``run_id`` (``syslab run --resume``): its finished children are kept."""
+        return cls(spec, suite, reopen=(run_id, jobs), **kwargs)
+
+    def _reopen(self, spec_run: tuple[str, list]) -> None:
+        from flows.reconcile import driver_tags
+
+        run_id, jobs = spec_run
+        run = self.c.get_run(run_id)
+        tags = run.data.tags
+        if tags.get("syslab.kind") != "flow" or tags.get("syslab.system") != self.spec.name:
+            raise ValueError(f"--resume {run_id}: not a {self.spec.name} flow run (kind "
+                             f"{tags.get('syslab.kind')!r}, system {tags.get('syslab.system')!r})")
+        if tags.get("syslab.suite") != self.suite:
+            raise ValueError(f"--resume {run_id}: that run is suite {tags.get('syslab.suite')!r}, not {self.suite!r}")
+        wanted = {j.key for j in jobs}
+        children = self.c.search_runs([run.info.experiment_id], f"tags.`mlflow.parentRunId` = '{run_id}'",
+                                      max_results=10000)
+        for child in children:
+            key = child.data.tags.get("syslab.job_key", "")
+            if child.info.status not in ("FINISHED", "FAILED") or key not in wanted or key in self.previous:
+                if child.info.status not in ("FINISHED", "FAILED"):
+                    self.c.delete_run(child.info.run_id)  # an unfinished attempt: the job runs again
+                continue
+            path = self.c.download_artifacts(child.info.run_id, "result.json")
+            self.previous[key] = JobResult.from_dict(json.loads(Path(path).read_text()))
+            self.child_ids[key] = child.info.run_id
+        self.parent_id = run_id
+        self.comparison = self.spec.comparison
+        n_resumes = int(tags.get("syslab.resumes", "0")) + 1
+        self.c.update_run(run_id, status="RUNNING")
+        _batch(self.c, run_id, tags={**self.common_tags, **driver_tags(), "syslab.resumes": str(n_resumes),
+                                     f"syslab.prefect_flow_run_id.{n_resumes - 1}":
+                                         tags.get("syslab.prefect_flow_run_id", "")})
+        for t in ("syslab.error", "syslab.reconciled_at"):
+            if t in tags:
+                self.c.delete_tag(run_id, t)
+
+    def record(self, result: JobResult, job_key: str, extra_metrics: dict[str, float] | None = None,
+               extra_tags: dict[str, str] | None = None) -> str:
         """Log one job as a child run; returns its run id."""
         tags = {
             "syslab.kind": "job", **self.common_tags, "mlflow.parentRunId": self.parent_id,
@@ -151,6 +242,7 @@ class FlowRecorder:
             "syslab.seed": str(result.seed), "syslab.is_baseline": str(result.is_baseline).lower(),
             "syslab.status": result.status, "syslab.hardware": result.hardware or self.common_tags["syslab.hardware"],
             "syslab.simulated": str(result.simulated).lower(), "syslab.job_key": job_key,
+            **{k: v for k, v in (extra_tags or {}).items() if v},
         }
         if result.error:
             tags["syslab.error"] = result.error[-5000:]
@@ -160,7 +252,8 @@ class FlowRecorder:
         params = {**result.params, **{f"job.{k}": v for k, v in result.job_params.items()},
                   "config.name": result.config_name,
                   **{f"config.{k}": v for k, v in flatten(result.config).items()}}
-        _batch(self.c, rid, metrics={**result.metrics, "wall_s": result.wall_s, "cpu_s": result.cpu_s},
+        _batch(self.c, rid, metrics={**result.metrics, "wall_s": result.wall_s, "cpu_s": result.cpu_s,
+                                     **(extra_metrics or {})},
                params=params, series=result.series)
         for name, text in result.artifacts.items():
             self.c.log_text(rid, _redact(text), f"artifacts/{name}")
@@ -193,6 +286,11 @@ class FlowRecorder:
         self.c.set_tag(self.parent_id, "syslab.n_failed", str(n_failed))
         self.c.set_terminated(self.parent_id, "FINISHED")
 
-    def abort(self, error: str) -> None:
+    def abort(self, error: str, status: str = "FAILED") -> None:
+        """Close the parent (and any child still open) as ``status`` (FAILED / KILLED) with ``error``."""
+        open_children = self.c.search_runs([self.experiment_id], f"tags.`mlflow.parentRunId` = '{self.parent_id}' "
+                                           "and attributes.status = 'RUNNING'", max_results=10000)
+        for child in open_children:
+            self.c.set_terminated(child.info.run_id, status)
         self.c.set_tag(self.parent_id, "syslab.error", _redact(error)[-5000:])
-        self.c.set_terminated(self.parent_id, "FAILED")
+        self.c.set_terminated(self.parent_id, status)

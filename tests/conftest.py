@@ -10,7 +10,7 @@ os.environ["SYSLAB_HOME"] = os.path.join(_TMP, "syslab")
 os.environ.pop("MLFLOW_TRACKING_URI", None)
 os.environ.pop("RAY_ADDRESS", None)
 os.environ.pop("PREFECT_API_URL", None)
-for _k in ("OPENAI_BASE_URL", "OPENAI_API_KEY", "SYSLAB_LLM_MODEL"):
+for _k in ("OPENAI_BASE_URL", "OPENAI_API_KEY", "OPENAI_MODEL", "SYSLAB_LLM_MODEL", "SYSLAB_LLM_GRAMMAR", "SYSLAB_LLM_CTX"):
     os.environ.pop(_k, None)
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")

@@ -98,6 +98,35 @@ def strategies(ctx: FlowContext) -> None:
                "unsplit dims omitted) and how many devices the layer runs on.")
 
 
+def ceiling(ctx: FlowContext) -> None:
+    """Layer-wise speedup next to the room any strategy has (best baseline step / minimum compute step)."""
+    st.subheader("Speedup and ceiling (simulated)")
+    ok = ctx.ok
+    if ok.empty or "m.min_compute_s" not in ok.columns or "m.cost_s" not in ok.columns:
+        st.info("No `min_compute_s` / `cost_s` metrics in this flow run (recorded since the calibrated model).")
+        return
+    base = {"data-parallel", "model-parallel", "owt"}
+    recs = []
+    for w, grp in ok.groupby("workload", sort=False):
+        bs = grp[grp["method"].isin(base)]
+        lw = grp[grp["method"] == "layerwise-dp"]
+        if bs.empty or lw.empty:
+            continue
+        best = bs.loc[bs["m.cost_s"].idxmin()]
+        lw = lw.iloc[0]
+        recs.append({"workload": w, "best baseline": best["method"],
+                     "speedup": round(float(best["m.cost_s"] / lw["m.cost_s"]), 3),
+                     "ceiling": round(float(best["m.cost_s"] / lw["m.min_compute_s"]), 3)})
+    if not recs:
+        st.info("Needs layerwise-dp and at least one baseline per workload.")
+        return
+    ui.table(pd.DataFrame(recs), len(recs))
+    st.caption("speedup = layer-wise over the best of DP / MP / OWT; ceiling = the best baseline's step divided by "
+               "the minimum compute step (every layer at its fastest configuration, no communication): no strategy "
+               "can exceed it, so a speedup of 1.0x next to a ceiling of 1.0x means there was no room.")
+
+
 def render(ctx: FlowContext) -> None:
     scaling(ctx)
+    ceiling(ctx)
     strategies(ctx)

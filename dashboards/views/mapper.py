@@ -115,8 +115,46 @@ def lower_bound(ctx: FlowContext) -> None:
     st.plotly_chart(fig, width="stretch")
 
 
+def llm_proposals(ctx: FlowContext) -> None:
+    """Per-iteration proposals of the LLM optimizers (artifact ``proposals.jsonl``): compiled or not and
+    why, tokens, cost, latency, grammar, and which model answered."""
+    import json
+
+    runs = ctx.ok[ctx.ok["method"].isin(["llm-agent", "optoprime"])] if "method" in ctx.ok.columns else ctx.ok.iloc[:0]
+    if runs.empty:
+        return
+    st.subheader("LLM proposals per iteration")
+    labels = {f"{r['workload']} / {r['method']} / seed {r['seed']}": r["run_id"] for _, r in runs.iterrows()}
+    pick = st.selectbox("LLM run", list(labels), key="mapper_llm_run")
+    rid = labels[pick]
+    raw = ctx.artifact(rid, "artifacts/proposals.jsonl")
+    if not raw:
+        st.info("This run recorded no proposals.jsonl artifact.")
+        return
+    rows = [json.loads(x) for x in raw.splitlines() if x.strip()]
+    row = runs[runs["run_id"] == rid].iloc[0]
+    model = row.get("p.llm_answered_by") or row.get("p.llm_model") or "?"
+    compiled = sum(r["status"] not in ("compile_error", "malformed") for r in rows)
+    st.markdown(f"Model that answered: **{model}**; grammar sent: {row.get('p.llm_grammar_sent', '-')}; "
+                f"{compiled}/{len(rows)} proposals compiled; "
+                f"{sum(r['prompt_tokens'] for r in rows):.0f} prompt + {sum(r['completion_tokens'] for r in rows):.0f} "
+                f"completion tokens; cost ${sum(r['cost_usd'] for r in rows):.4f}.")
+    table = pd.DataFrame([{"iteration": r["iteration"],
+                           "compiled": "no" if r["status"] in ("compile_error", "malformed") else "yes",
+                           "status": r["status"], "why": r.get("message") or "", "time (s, simulated)": r["time_s"],
+                           "prompt tok": r["prompt_tokens"], "completion tok": r["completion_tokens"],
+                           "cost $": r["cost_usd"], "LLM s": round(r.get("llm_latency_s") or 0.0, 1),
+                           "grammar": r.get("grammar") or "", "stop": r.get("finish_reason") or ""} for r in rows])
+    st.dataframe(table, hide_index=True, width="stretch")
+    it = st.selectbox("Show proposal", [r["iteration"] for r in rows], key="mapper_llm_iter")
+    r = next(x for x in rows if x["iteration"] == it)
+    st.code(r.get("proposal") or "(empty)", language=None)
+    st.caption("Feedback given back: " + (r.get("feedback") or "").replace("\n", " / ")[:600])
+
+
 def render(ctx: FlowContext) -> None:
     best_so_far(ctx)
     speedups(ctx)
     mappers(ctx)
     lower_bound(ctx)
+    llm_proposals(ctx)

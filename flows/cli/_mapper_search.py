@@ -26,9 +26,14 @@ def register(app: typer.Typer) -> None:
         from systems.mapper.agent.llm import llm_config_from_env, llm_status
         from systems.mapper.search import OPTIMIZERS
 
+        import importlib.util
+
         configured = llm_config_from_env().configured
+        has_trace = importlib.util.find_spec("opto") is not None
         for info in OPTIMIZERS.values():
             avail = "available" if (not info.needs_llm or configured) else "needs an LLM endpoint"
+            if info.name == "optoprime" and not has_trace:
+                avail = "needs `make llm` (Trace)"
             typer.echo(f"{info.name:14s} {avail:22s} feedback={info.default_feedback:5s} {info.description}")
         typer.echo(llm_status())
 
@@ -38,13 +43,13 @@ def register(app: typer.Typer) -> None:
         optimizer: str = typer.Option(..., "--optimizer", help="see `syslab mapper optimizers`"),
         iterations: int = typer.Option(10, "--iterations", help="proposals to evaluate"),
         seed: int = typer.Option(0, "--seed", help="seed of every random choice"),
-        feedback: str = typer.Option("guide", "--feedback", help="score | raw | guide"),
+        feedback: str = typer.Option("guide", "--feedback", help="score | raw | explain | guide | oracle"),
         wall_s: Optional[float] = typer.Option(None, "--wall-s", help="wall-clock budget in seconds"),
         json_out: bool = typer.Option(False, "--json", help="print one JSON object"),
         verbose: bool = typer.Option(False, "--verbose", "-v", help="print every iteration to stderr"),
     ) -> None:
         """Search a mapper for one benchmark; prints the best mapper and its speedup over the expert."""
-        from systems.mapper.agent.llm import LLMUnavailableError, llm_config_from_env
+        from systems.mapper.agent.llm import LLMRequestError, LLMUnavailableError, llm_config_from_env
         from systems.mapper.apps import APPS
         from systems.mapper.search import OPTIMIZERS, SearchError, search, validate
 
@@ -55,8 +60,8 @@ def register(app: typer.Typer) -> None:
         except SearchError as exc:
             _fail(str(exc))
         if OPTIMIZERS[optimizer].needs_llm and not llm_config_from_env().configured:
-            _fail(f"optimizer {optimizer!r} needs an LLM endpoint: set OPENAI_BASE_URL and SYSLAB_LLM_MODEL "
-                  f"(and OPENAI_API_KEY); offline optimizers: "
+            _fail(f"optimizer {optimizer!r} needs an LLM endpoint: set OPENAI_BASE_URL and OPENAI_MODEL "
+                  f"(and OPENAI_API_KEY), or run `syslab llm up` (after `make llm`); offline optimizers: "
                   + ", ".join(n for n, i in OPTIMIZERS.items() if not i.needs_llm))
 
         def progress(rec) -> None:
@@ -67,7 +72,11 @@ def register(app: typer.Typer) -> None:
         try:
             res = search(app_name, optimizer, iterations=iterations, seed=seed, feedback=feedback,
                          wall_s=wall_s, progress=progress)
-        except LLMUnavailableError as exc:
+        except (LLMUnavailableError, LLMRequestError) as exc:
+            _fail(str(exc), code=1)
+        except RuntimeError as exc:
+            if type(exc).__name__ != "TraceUnavailableError":
+                raise
             _fail(str(exc), code=1)
         summary = {"app": res.app, "optimizer": res.optimizer, "seed": res.seed, "feedback": res.feedback,
                    "best_time_s": res.best_time_s, "expert_time_s": res.expert_time_s, "speedup": res.speedup,

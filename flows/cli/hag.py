@@ -20,7 +20,7 @@ def _fail(msg: str) -> None:
 @app.command("search")
 def search_cmd(
     edges: Optional[str] = typer.Option(None, "--edges", "-e",
-                                        help="edge-list file: 'src dst' per line, '#' comments; src -> dst means dst aggregates src"),
+                                        help="edge-list file: 'src dst [weight]' per line, '#' comments; src -> dst means dst aggregates src"),
     graph: Optional[str] = typer.Option(None, "--graph", "-g",
                                         help="a bundled graph or workload instead of --edges (fig1, karate, lesmis, atlas, bzr-like, ...)"),
     undirected: bool = typer.Option(False, "--undirected", help="add both directions of every edge"),
@@ -28,13 +28,19 @@ def search_cmd(
     capacity: Optional[int] = typer.Option(None, "--capacity", help="absolute capacity (overrides --capacity-frac)"),
     mode: str = typer.Option("set", "--mode", help="set | seq"),
     method: str = typer.Option("greedy", "--method", help="greedy (Jia et al.) | pw (one-pass heuristic after Porter & Wootters)"),
-    max_depth: int = typer.Option(10, "--max-depth", help="maximum aggregation-node depth"),
+    max_depth: Optional[int] = typer.Option(None, "--max-depth",
+                                            help="maximum aggregation-node depth (default: 10 in set mode, unbounded in seq mode)"),
     min_redundancy: int = typer.Option(2, "--min-redundancy", help="merge a pair only when shared by at least this many nodes"),
+    hub_degree: int = typer.Option(512, "--hub-degree",
+                                   help="consumers with more inputs than this are not counted when ranking pairs (0 = count all)"),
+    duplicates: str = typer.Option("sum", "--duplicates", help="duplicate edges: sum (multiplicity, as PyG) | drop (warn) | error"),
+    relabel: str = typer.Option("auto", "--relabel", help="node ids: auto (compact sparse ids) | always | never"),
+    max_nodes: int = typer.Option(50_000_000, "--max-nodes", help="refuse graphs with more nodes than this"),
     json_out: bool = typer.Option(False, "--json", help="print one JSON object"),
     show_hag: bool = typer.Option(False, "--show", help="also print the aggregation nodes and new input lists (small graphs)"),
 ) -> None:
     """Search a HAG, verify cover(v) == N(v), print the cost before and after."""
-    from systems.hag.graph import GraphInputError, load_edge_list
+    from systems.hag.graph import DUPLICATES, RELABEL, GraphInputError, load_edge_list
     from systems.hag.search import METHODS, MODES, CoverMismatch, hag_search
 
     if mode not in MODES:
@@ -45,13 +51,22 @@ def search_cmd(
         _fail("give exactly one of --edges FILE or --graph NAME")
     if capacity_frac < 0 or (capacity is not None and capacity < 0):
         _fail("capacity must be >= 0")
-    if max_depth < 1:
+    if max_depth is not None and max_depth < 1:
         _fail("--max-depth must be >= 1")
     if min_redundancy < 2:
         _fail("--min-redundancy must be >= 2")
+    if hub_degree != 0 and hub_degree < 2:
+        _fail("--hub-degree must be 0 (count every consumer) or >= 2")
+    if duplicates not in DUPLICATES:
+        _fail(f"--duplicates must be one of {', '.join(DUPLICATES)}, got {duplicates!r}")
+    if relabel not in RELABEL:
+        _fail(f"--relabel must be one of {', '.join(RELABEL)}, got {relabel!r}")
+    if max_nodes < 1:
+        _fail("--max-nodes must be >= 1")
     try:
         if edges is not None:
-            g = load_edge_list(edges, undirected=undirected)
+            g = load_edge_list(edges, undirected=undirected, duplicates=duplicates, relabel=relabel,
+                               max_nodes=max_nodes)
         else:
             from systems.hag.graph import BUNDLED
             from systems.hag.workloads import WORKLOADS, build_graph
@@ -65,8 +80,9 @@ def search_cmd(
     except GraphInputError as exc:
         _fail(str(exc))
     try:
-        res = hag_search(g.in_lists, capacity=capacity, capacity_frac=capacity_frac, max_depth=max_depth,
-                         min_redundancy=min_redundancy, mode=mode, method=method, check=True)
+        res = hag_search(g, capacity=capacity, capacity_frac=capacity_frac, max_depth=max_depth,
+                         min_redundancy=min_redundancy, mode=mode, method=method, check=True,
+                         hub_degree=hub_degree or None)
     except CoverMismatch as exc:  # an internal error, not bad input
         typer.echo(f"error: HAG verification failed: {exc}", err=True)
         raise typer.Exit(1)
@@ -78,12 +94,13 @@ def search_cmd(
         "aggregation_reduction": round(b.aggregations / a.aggregations, 4) if a.aggregations else 1.0,
         "transfers_before": b.transfers, "transfers_after": a.transfers,
         "transfer_reduction": round(b.transfers / a.transfers, 4) if a.transfers else 1.0,
-        "search_s": round(res.search_s, 6), "verify_s": round(res.verify_s, 6), "verified": res.verified,
+        "search_s": round(res.search_s, 6), "search_cpu_s": round(res.search_cpu_s, 6),
+        "verify_s": round(res.verify_s, 6), "verified": res.verified, "engine": res.engine,
+        "max_depth": res.max_depth, "hub_degree": res.hub_degree, "weighted": g.weighted, "self_loops": g.num_loops,
+        "relabelled": g.node_ids is not None,
     }
     if show_hag:
-        n = g.num_nodes
-        out["agg_inputs"] = {str(n + i): list(p) for i, p in enumerate(res.hag.agg_inputs)}
-        out["node_inputs"] = {str(v): x for v, x in enumerate(res.hag.node_inputs)}
+        out.update(_show(g, res.hag))
     if json_out:
         typer.echo(json.dumps(out))
         return
@@ -91,13 +108,32 @@ def search_cmd(
                f"capacity {res.capacity}")
     typer.echo(f"aggregations {b.aggregations} -> {a.aggregations} ({out['aggregation_reduction']}x fewer)")
     typer.echo(f"transfers    {b.transfers} -> {a.transfers} ({out['transfer_reduction']}x fewer)")
-    typer.echo(f"aggregation nodes {a.agg_nodes} in {res.hag.depth} level(s); search {res.search_s:.3f}s; "
-               f"verified cover(v) == N(v): {res.verified}")
+    typer.echo(f"aggregation nodes {a.agg_nodes} in {res.hag.depth} level(s); search {res.search_s:.3f}s "
+               f"({res.engine} engine); verified cover(v) == N(v): {res.verified}")
     if show_hag:
         for k, v in out["agg_inputs"].items():
             typer.echo(f"  agg {k} <- {v}")
         for k, v in out["node_inputs"].items():
             typer.echo(f"  node {k} <- {v}")
+
+
+def _show(g, h) -> dict:
+    """The HAG in the input's own ids: real nodes by their original id, aggregation nodes as ``A<i>``,
+    weighted inputs as ``<id>*<weight>``."""
+    from systems.hag.graph import search_input
+
+    n, T = g.num_nodes, h.num_nodes
+    _, tokens = search_input(g)
+
+    def name(x: int):
+        if x < n:
+            return g.original_id(x)
+        if x < T:
+            i = x - n
+            return f"{g.original_id(int(tokens.node[i]))}*{tokens.scale[i]:g}"
+        return f"A{x - T}"
+    return {"agg_inputs": {f"A{i}": [name(a), name(b)] for i, (a, b) in enumerate(h.agg_inputs)},
+            "node_inputs": {str(g.original_id(v)): [name(x) for x in xs] for v, xs in enumerate(h.node_inputs[:n])}}
 
 
 @app.command("workloads")

@@ -3,6 +3,7 @@
     syslab layerwise search --model alexnet --devices 16 [--method dp] [--json]
     syslab layerwise search --graph net.json --devices 4 --method mcmc
     syslab layerwise emulate --model tiny_alexnet --devices 4 --method dp
+    syslab layerwise execute --model tiny_vgg --devices 2 --method owt [--steps 2]   (real processes)
 """
 
 from __future__ import annotations
@@ -49,13 +50,16 @@ def search_cmd(
     method: str = typer.Option("layerwise-dp", "--method", "-m",
                                help="layerwise-dp (alias dp) | mcmc | brute-force | data-parallel | "
                                     "model-parallel | owt"),
-    cluster: str = typer.Option("p100_4x4", "--cluster", help="device description: p100_4x4 | h100_8 | cpu"),
+    cluster: str = typer.Option("p100_4x4", "--cluster",
+                                help="cluster description: p100_4x4 | dgx1_p100 | k80_gce | h100_8 | cpu"),
     batch_per_device: int = typer.Option(32, "--batch-per-device",
                                          help="--model only: global batch = this x devices"),
-    transfer: str = typer.Option("parallel", "--transfer", help="t_x mode: parallel | sum (paper formula)"),
+    transfer: str = typer.Option("sum", "--transfer",
+                                 help="t_x mode: sum (the paper's formula) | parallel (concurrent links, shared NICs)"),
     sync: str = typer.Option("ps", "--sync", help="parameter sync: ps (parameter server) | ring"),
-    compute: str = typer.Option("analytic", "--compute", help="t_c: analytic | profiled (torch, slow for big nets)"),
-    iterations: int = typer.Option(20000, "--iterations", help="MCMC proposals"),
+    compute: str = typer.Option("calibrated", "--compute",
+                                help="t_c: calibrated | roofline | profiled (torch/cuDNN, slow for big nets)"),
+    iterations: int = typer.Option(20000, "--iterations", help="MCMC proposals per chain"),
     offsets: bool = typer.Option(False, "--offsets", help="also place layers on every aligned device block"),
     seed: int = typer.Option(0, "--seed"),
     out: Optional[Path] = typer.Option(None, "--out", help="write the strategy JSON here"),
@@ -72,12 +76,12 @@ def search_cmd(
         spec = get_cluster(cluster)
     except ValueError as exc:
         _fail(str(exc))
-    if transfer not in ("parallel", "sum"):
-        _fail(f"--transfer must be 'parallel' or 'sum', got {transfer!r}")
+    if transfer not in ("sum", "parallel"):
+        _fail(f"--transfer must be 'sum' or 'parallel', got {transfer!r}")
     if sync not in ("ps", "ring"):
         _fail(f"--sync must be 'ps' or 'ring', got {sync!r}")
-    if compute not in ("analytic", "profiled"):
-        _fail(f"--compute must be 'analytic' or 'profiled', got {compute!r}")
+    if compute not in ("calibrated", "roofline", "profiled"):
+        _fail(f"--compute must be 'calibrated', 'roofline' or 'profiled', got {compute!r}")
     if devices > spec.max_devices:
         _fail(f"--devices {devices} exceeds cluster {cluster!r} ({spec.max_devices} devices)")
     cfg = LayerwiseConfig(network=g.name, devices=devices, cluster=cluster, method=meth,
@@ -132,4 +136,48 @@ def emulate_cmd(
     typer.echo(json.dumps(data, indent=1) if json_out else
                "\n".join(f"{k}: {v}" for k, v in data.items()))
     if not r.ok():
+        raise typer.Exit(1)
+
+
+@app.command("execute")
+def execute_cmd(
+    model: Optional[str] = typer.Option(None, "--model", help="a network (tiny_* recommended)"),
+    graph: Optional[Path] = typer.Option(None, "--graph", help="JSON graph file"),
+    devices: int = typer.Option(2, "--devices", "-p", help="processes (= devices), 2-4 on a laptop"),
+    method: str = typer.Option("layerwise-dp", "--method", "-m"),
+    batch_per_device: int = typer.Option(4, "--batch-per-device"),
+    steps: int = typer.Option(2, "--steps", help="training steps compared with one process"),
+    timing_steps: int = typer.Option(0, "--timing-steps", help="extra timed steps (0 = none)"),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """Train with the strategy in real processes (torch.distributed: gloo, NCCL on GPUs) and compare
+    outputs, gradients and weights with single-process training (float64)."""
+    from systems.layerwise import distributed as D
+    from systems.layerwise.evaluate import canonical_method, plan
+
+    g = _load(model, graph, devices, batch_per_device)
+    try:
+        meth = canonical_method(method)
+    except ValueError as exc:
+        _fail(str(exc))
+    if steps < 1 or timing_steps < 0:
+        _fail(f"--steps must be >= 1 and --timing-steps >= 0, got {steps} and {timing_steps}")
+    if g.n_params() > 5_000_000:
+        _fail(f"{g.name} has {g.n_params()} parameters; real execution on this CPU is meant for tiny networks")
+    p = plan(g, devices, meth)
+    strat = {n: p.model.configs[n][i] for n, i in p.strategy.items()}
+    job = D.Job(g, {meth: strat}, steps=steps, timing_steps=timing_steps, dtype="float64")
+    try:
+        res = D.run_strategies(job, devices)
+    except (D.DistributedError, ValueError) as exc:
+        _fail(str(exc))
+    c = D.check_against_reference(job, res)[meth]
+    data = {"network": g.name, "devices": devices, "method": meth, "ok": c.ok(1e-9),
+            "max_output_diff": c.max_out_diff, "max_grad_diff": c.max_grad_diff,
+            "max_weight_diff": c.max_weight_diff, "bytes_sent_per_step": c.bytes_sent_train / steps,
+            "model_transfer_bytes_fp64": 2 * p.breakdown.transfer_bytes}
+    if timing_steps:
+        data.update({f"measured_{k}": v for k, v in D.measured_step(res, meth).items()})
+    typer.echo(json.dumps(data, indent=1) if json_out else "\n".join(f"{k}: {v}" for k, v in data.items()))
+    if not c.ok(1e-9):
         raise typer.Exit(1)

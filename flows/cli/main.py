@@ -92,21 +92,55 @@ def run_cmd(
     set_: Optional[List[str]] = typer.Option(None, "--set", help="config override KEY=VALUE for every job "
                                              "(repeatable; `syslab config SYSTEM` lists the keys)"),
     json_out: bool = typer.Option(False, "--json", help="print the comparison as JSON instead of a table"),
+    resume: Optional[str] = typer.Option(None, "--resume", help="MLflow parent run id of an interrupted run of "
+                                         "this system: re-run only its jobs without a finished child run"),
+    strict: bool = typer.Option(False, "--strict", help="exit 1 when any job fails (default: only when all do)"),
 ) -> None:
     """Run a system's suite as a Prefect flow on Ray, log to MLflow, print the comparison."""
     from systems.core import UnknownSystemError, get_system
 
     overrides = _parse_sets(set_)
+    if resume and (method or workload or seeds is not None or overrides or suite != "smoke"):
+        _fail("--resume re-runs the job list of the run it resumes: give no --suite/--method/--workload/"
+              "--seeds/--set with it")
     try:
         spec = get_system(system)
-        # validate before starting services: names, seeds, and every job's config (strict overrides)
-        spec.jobs(suite, methods=method, workloads=workload, seeds=seeds, overrides=overrides)
+        if not resume:  # validate before any service: names, seeds, every job's config (strict overrides)
+            spec.jobs(suite, methods=method, workloads=workload, seeds=seeds, overrides=overrides)
     except (UnknownSystemError, ValueError) as exc:
         _fail(str(exc))
-    from flows.run import run_system
+    _preflight()
+    if resume:
+        from flows.reconcile import resume_arguments
 
-    summary = run_system(system=system, suite=suite, methods=method, workloads=workload, seeds=seeds,
-                         overrides=overrides or None)
+        try:
+            args = resume_arguments(system, resume, echo=typer.echo)
+        except ValueError as exc:
+            _fail(str(exc))
+        suite, method, workload, seeds, overrides = (args["suite"], args["methods"], args["workloads"],
+                                                     args["seeds"], args["overrides"])
+        try:
+            spec.jobs(suite, methods=method, workloads=workload, seeds=seeds, overrides=overrides)
+        except ValueError as exc:
+            _fail(f"--resume {resume}: its job list no longer resolves: {exc}")
+    from flows.lifecycle import Terminated, exit_code, signals_raise
+    from flows.run import run_system
+    from flows.stores import start_temporary_prefect, stop_temporary_prefect
+
+    try:
+        with signals_raise():
+            start_temporary_prefect()
+            state = run_system(system=system, suite=suite, methods=method, workloads=workload, seeds=seeds,
+                               overrides=overrides or None, resume=resume, return_state=True)
+    except (KeyboardInterrupt, Terminated) as exc:
+        typer.echo(f"interrupted ({str(exc) or 'SIGINT'}): open runs marked KILLED/Crashed; continue with "
+                   f"`syslab run {system} --resume <MLflow run id>`", err=True)
+        raise typer.Exit(exit_code(exc))
+    finally:
+        stop_temporary_prefect()
+    summary = state.result(raise_on_failure=False)
+    if isinstance(summary, BaseException):
+        raise summary
     if json_out:
         import json
 
@@ -116,10 +150,50 @@ def run_cmd(
         if summary.get("status_line"):
             typer.echo(f"{system}: {summary['status_line']}")
         typer.echo(summary["markdown"])
-        typer.echo(f"{summary['n_ok']} ok, {summary['n_failed']} failed, {summary['wall_s']:.1f}s; "
-                   f"MLflow run {summary['mlflow_run_id']} in {summary['tracking_uri']}")
-    if summary["n_failed"] and summary["n_ok"] == 0:
+        typer.echo(f"{summary['n_ok']} ok, {summary['n_failed']} failed, {summary['wall_s']:.1f}s "
+                   f"(jobs {summary['job_compute_s']:.1f}s, worker imports {summary['worker_import_s']:.1f}s); "
+                   f"Prefect state {state.name}; MLflow run {summary['mlflow_run_id']} in {summary['tracking_uri']}")
+    if summary["n_failed"] and (strict or summary["n_ok"] == 0):
         raise typer.Exit(1)
+
+
+def _preflight(**kwargs) -> None:
+    """Check Ray, MLflow, Prefect and the settings before a flow starts (exit 2 with one line)."""
+    from flows.preflight import SetupError, preflight
+
+    try:
+        preflight(**kwargs)
+    except SetupError as exc:
+        _fail(str(exc))
+
+
+@app.command("check")
+def check_cmd(
+    only: Optional[List[str]] = typer.Option(None, "--only", help="settings | ray | mlflow | prefect | topology "
+                                                                  "(repeatable; default: all)"),
+    prefect_server: bool = typer.Option(False, "--prefect-server", help="require a real Prefect server (schedules)"),
+) -> None:
+    """Check the environment a flow would run in (what `syslab run` checks first); exit 2 on a problem."""
+    import time
+
+    from flows.preflight import CHECKS, SetupError
+
+    names = only or list(CHECKS)
+    bad = [n for n in names if n not in CHECKS]
+    if bad:
+        _fail(f"unknown check(s) {', '.join(bad)}; valid: {', '.join(CHECKS)}")
+    failed = 0
+    for name in names:
+        t0 = time.perf_counter()
+        try:
+            outcome = CHECKS[name](require_prefect_server=prefect_server)
+        except SetupError as exc:
+            failed += 1
+            typer.echo(f"FAIL {name:9s} {time.perf_counter() - t0:5.1f}s  error: {exc}")
+            continue
+        typer.echo(f"ok   {name:9s} {time.perf_counter() - t0:5.1f}s  {outcome}")
+    if failed:
+        raise typer.Exit(2)
 
 
 def _register_system_apps() -> None:
@@ -138,8 +212,13 @@ _register_system_apps()
 
 
 def main() -> None:
+    from flows.preflight import SetupError
+
     try:
         app()
+    except SetupError as exc:  # found after the start (e.g. once connected to the Ray cluster)
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(2)
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)
         sys.exit(130)

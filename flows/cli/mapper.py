@@ -1,4 +1,4 @@
-"""``syslab mapper ...``: list benchmarks, print expert mappers, evaluate a mapper file on the simulator."""
+"""``syslab mapper ...``: list benchmarks, print expert mappers, check a mapper file, evaluate it on the simulator."""
 
 from __future__ import annotations
 
@@ -37,31 +37,82 @@ def expert_cmd(app_name: str = typer.Argument(..., metavar="APP", help="benchmar
         _fail(str(exc))
 
 
+MACHINE_HELP = ("machine shape NnGg (N ranks x G GPUs per rank, e.g. 2n4g, 8n1g), NnGgRr (R ranks per physical "
+                "node, e.g. 8n1g4r) or NxG; default: the benchmark's own (the authors' run shape)")
+
+
 @app.command("describe")
 def describe_cmd(app_name: str = typer.Argument(..., metavar="APP"),
-                 machine: Optional[str] = typer.Option(None, "--machine", help="named machine, e.g. 2x4")) -> None:
+                 machine: Optional[str] = typer.Option(None, "--machine", help=MACHINE_HELP),
+                 ranks_per_node: Optional[int] = typer.Option(None, "--ranks-per-node", help="ranks per physical node")
+                 ) -> None:
     """Describe APP's tasks and regions (what a mapper author needs to know)."""
-    from systems.mapper.apps import get_app
-    from systems.mapper.machine import get_machine
+    from systems.mapper.apps import app_machine, get_app
 
     try:
-        m = get_machine(machine)
+        m = app_machine(app_name, machine, ranks_per_node)
         typer.echo(m.describe())
         typer.echo(get_app(app_name, m).describe())
     except ValueError as exc:
         _fail(str(exc))
 
 
+def _read(file: Path) -> str:
+    try:
+        return file.read_text()
+    except OSError as exc:
+        _fail(f"{file}: cannot read: {exc.strerror or exc}")
+    except UnicodeDecodeError as exc:
+        _fail(f"{file}: not a text file: {exc}")
+    return ""
+
+
+@app.command("check")
+def check_cmd(
+    file: Path = typer.Argument(..., help="mapper file in the mapping DSL"),
+    dialect: str = typer.Option("real", "--dialect", help="real (DSLMapper's grammar, the default) or extended "
+                                "(adds Mapple's decompose and InstanceLimit <task> <kind> <n>)"),
+    json_out: bool = typer.Option(False, "--json", help="print status, error_class, line, column, message as JSON"),
+    app_name: Optional[str] = typer.Option(None, "--app", help="also evaluate on this benchmark (mapping errors)"),
+    machine: Optional[str] = typer.Option(None, "--machine", help=MACHINE_HELP),
+) -> None:
+    """Check FILE: grammar, static checks and loading it on a machine (no benchmark unless --app).
+    Exit 0 when ok, 2 otherwise."""
+    from systems.mapper.check import check_mapper
+
+    text = _read(file)
+    try:
+        res = check_mapper(text, dialect, app_name, machine)
+    except ValueError as exc:
+        _fail(str(exc))
+    if json_out:
+        d = res.to_dict()
+        typer.echo(json.dumps({k: d[k] for k in ("status", "error_class", "line", "column", "message", "warnings",
+                                                 "dialect", "machine")}))
+    elif res.ok:
+        typer.echo(f"{file}: ok ({res.dialect} dialect)")
+        for w in res.warnings:
+            typer.echo(f"{file}: warning: {w}")
+    if not res.ok:
+        if not json_out:
+            where = f"{file}:{res.line}:{res.column or 1}" if res.line else str(file)
+            typer.echo(f"{where}: {res.error_class}: {res.message}", err=True)
+        raise typer.Exit(2)
+
+
 @app.command("eval")
 def eval_cmd(
     file: Path = typer.Argument(..., help="mapper file in the mapping DSL"),
     app_name: str = typer.Option(..., "--app", help="benchmark name (see `syslab mapper apps`)"),
-    machine: Optional[str] = typer.Option(None, "--machine", help="named machine (default 2x4 = 2 nodes x 4 GPUs)"),
+    machine: Optional[str] = typer.Option(None, "--machine", help=MACHINE_HELP),
+    ranks_per_node: Optional[int] = typer.Option(None, "--ranks-per-node", help="ranks per physical node"),
+    dialect: str = typer.Option("real", "--dialect", help="real (default) or extended"),
     json_out: bool = typer.Option(False, "--json", help="print the full outcome (with profile) as JSON"),
     size: Optional[List[str]] = typer.Option(None, "--size", help="benchmark size parameter KEY=VALUE "
                                              "(repeatable), e.g. --size n=8192 --size loops=2"),
 ) -> None:
-    """Evaluate FILE on APP with the simulator; print one JSON object. Exit 0 when ok, 2 otherwise."""
+    """Evaluate FILE on APP with the simulator (simulated time); print one JSON object. Exit 0 when ok, 2 otherwise."""
+    from systems.mapper.apps import app_machine
     from systems.mapper.evaluate import evaluate_mapper
 
     sizes = {}
@@ -76,14 +127,9 @@ def eval_cmd(
         if isinstance(sizes[key.strip()], list):
             sizes[key.strip()] = tuple(sizes[key.strip()])
 
+    text = _read(file)
     try:
-        text = file.read_text()
-    except OSError as exc:
-        _fail(f"{file}: cannot read: {exc.strerror or exc}")
-    except UnicodeDecodeError as exc:
-        _fail(f"{file}: not a text file: {exc}")
-    try:
-        out = evaluate_mapper(text, app_name, machine, **sizes)
+        out = evaluate_mapper(text, app_name, app_machine(app_name, machine, ranks_per_node), dialect=dialect, **sizes)
     except ValueError as exc:
         _fail(str(exc))
     d = out.to_dict()

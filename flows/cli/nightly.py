@@ -54,6 +54,16 @@ def _validate(systems: list[str] | None, suite: str, seeds: Optional[int]) -> li
     return names
 
 
+def _preflight(**kwargs) -> None:
+    """Settings, Ray, MLflow and Prefect reachable before the sweep starts (exit 2 with one line)."""
+    from flows.preflight import SetupError, preflight
+
+    try:
+        preflight(**kwargs)
+    except SetupError as exc:
+        _fail(str(exc))
+
+
 _THRESHOLD = typer.Option(1.1, "--threshold", help="ratio vs the previous nightly that counts as a change")
 _Z = typer.Option(3.0, "--z-threshold", help="|z| over the lookback window that counts as a change")
 _WINDOW = typer.Option(10, "--window", help="earlier nightlies in the lookback window")
@@ -67,7 +77,7 @@ def run_cmd(
     seeds: Optional[int] = typer.Option(None, "--seeds", "-n", help="number of seeds (default: the suite's)"),
     run_reason: str = typer.Option("manual", "--run-reason", help="tag for the runs: manual | nightly | ..."),
     threshold: float = _THRESHOLD, z_threshold: float = _Z, window: int = _WINDOW, min_history: int = _MIN_HIST,
-    system_timeout: Optional[float] = typer.Option(None, "--system-timeout", help="seconds per system sub-flow"),
+    system_timeout: Optional[float] = typer.Option(None, "--system-timeout", help="seconds per system sub-flow (default $SYSLAB_NIGHTLY_SYSTEM_TIMEOUT_S or 3600)"),
     json_out: bool = typer.Option(False, "--json", help="print the whole summary as JSON"),
     fail_on_regression: bool = typer.Option(False, "--fail-on-regression", help="exit 3 when regressions are found"),
 ) -> None:
@@ -76,11 +86,23 @@ def run_cmd(
     names = _validate(_split(systems), suite, seeds)
     if system_timeout is not None and system_timeout <= 0:
         _fail(f"--system-timeout must be > 0, got {system_timeout}")
+    _preflight()
     from flows.nightly import nightly_flow
 
-    out = nightly_flow(systems=names, suite=suite, seeds=seeds, run_reason=run_reason, threshold=cfg.threshold,
-                       z_threshold=cfg.z_threshold, window=cfg.window, min_history=cfg.min_history,
-                       system_timeout_s=system_timeout)
+    from flows.lifecycle import Terminated, exit_code, signals_raise
+    from flows.stores import start_temporary_prefect, stop_temporary_prefect
+
+    try:
+        with signals_raise():
+            start_temporary_prefect()
+            out = nightly_flow(systems=names, suite=suite, seeds=seeds, run_reason=run_reason,
+                               threshold=cfg.threshold, z_threshold=cfg.z_threshold, window=cfg.window,
+                               min_history=cfg.min_history, system_timeout_s=system_timeout)
+    except (KeyboardInterrupt, Terminated) as exc:
+        typer.echo(f"interrupted ({str(exc) or 'SIGINT'}): open runs marked KILLED/Crashed", err=True)
+        raise typer.Exit(exit_code(exc))
+    finally:
+        stop_temporary_prefect()
     if json_out:
         typer.echo(json.dumps(out, indent=2, default=str))
     else:
@@ -105,10 +127,7 @@ def serve_cmd(
     """Register the nightly deployment (cron) on $PREFECT_API_URL and serve it (what `make nightly-serve` runs)."""
     from prefect.settings import PREFECT_API_URL
 
-    if not PREFECT_API_URL.value():
-        _fail("PREFECT_API_URL is not set: cron schedules need a running Prefect server. Start one "
-              "(`make services`, then `eval \"$(syslab services env)\"`; or `prefect server start` and "
-              "export PREFECT_API_URL=http://127.0.0.1:4200/api), or point it at a remote server.")
+    _preflight(require_prefect_server=True)
     from flows import nightly as nl
 
     cron = cron or nl.DEFAULT_CRON

@@ -63,7 +63,7 @@ def sweep_cmd(
     """Run the r-sweep of pi_ours (and the baselines) locally, in this process; print memory vs accuracy."""
     from systems.core import Job
     from systems.core.execute import execute
-    from systems.precision.analysis import aggregate, matched
+    from systems.precision.analysis import MATCH_TOL, headline, rows_by_variant
     from systems.precision.workloads import RANDOM_SEEDS, WORKLOADS
 
     if workload not in WORKLOADS:
@@ -96,33 +96,39 @@ def sweep_cmd(
             job = Job(system="precision", workload=workload, method=m, seed=s, suite="default",
                       params={**p, "epochs": epochs})
             res = execute(job)
+            m = res.metrics
             if not res.ok:
                 typer.echo(f"{job.key}: FAILED\n{res.error}", err=True)
+            elif m.get("skipped"):
+                typer.echo(f"{job.key}: skipped by the r-window (element share {m['achieved_share']:.3f})", err=True)
             else:
-                typer.echo(f"{job.key}: acc {res.metrics['accuracy']:.4f} mem {res.metrics['memory_mb']:.3f} MB "
-                           f"({res.metrics['memory_ratio_op']:.3f} x pi_op) promotions "
-                           f"{int(res.metrics['promotions'])} diverged {int(res.metrics['diverged'])}", err=True)
+                typer.echo(f"{job.key}: acc {m['accuracy']:.4f} low share {m['low_share']:.3f} mem "
+                           f"{m['memory_mb']:.3f} MB ({m['memory_ratio_op']:.3f} x pi_op) promotions "
+                           f"{int(m['promotions'])} diverged {int(m['diverged'])}", err=True)
             results.append(res)
-    rows = aggregate(results)
+    rows = rows_by_variant(results)
     if json_out:
         import json
 
-        typer.echo(json.dumps(rows, indent=1))
+        typer.echo(json.dumps([{"method": r.method, "r": r.r, "order_seed": r.order_seed, "accuracy": r.accuracy,
+                                "low_share": r.low_share, "memory_mb": r.memory_mb, "diverged": r.diverged,
+                                "skipped": r.skipped} for r in rows], indent=1))
         return
-    typer.echo("| method | r | memory MB | x FP32 | x pi_op | accuracy | diverged | promotions | step s |")
-    typer.echo("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    typer.echo("| method | r | low share | memory MB | accuracy (mean ± 95% CI) | seeds | skipped | diverged |")
+    typer.echo("|---|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
-        typer.echo(f"| {r['method']}{_seed(r)} | "
-                   f"{'' if r['r'] is None else r['r']} | {r['memory_mb']:.3f} | {r['memory_ratio_fp32']:.3f} | "
-                   f"{r['memory_ratio_op']:.3f} | {r['accuracy']:.4f} | {r['diverged']:.0f} | {r['promotions']:.0f} | "
-                   f"{r['step_s']:.4f} |")
-    mt = matched(rows, workload)
-    if mt is not None:
-        if mt.reduction is None:
-            typer.echo(f"\nno pi_ours run within 0.5 accuracy points of pi_op ({mt.op_accuracy:.4f})")
+        typer.echo(f"| {r.method}{'' if r.order_seed is None else f' (order seed {r.order_seed})'} | "
+                   f"{'' if r.r is None else f'{r.r:g}'} | {r.low_share:.3f} | {r.memory_mb:.3f} | "
+                   f"{r.acc.fmt() if r.accuracy else '-'} | {len(r.accuracy)} | {r.skipped} | {r.diverged} |")
+    h = headline(rows, workload)
+    if h is not None:
+        if h.best is None:
+            typer.echo(f"\nno pi_ours run matched pi_op ({h.op.acc.fmt()}): the lower end of the 95% CI of the "
+                       f"paired difference must be >= -{MATCH_TOL * 100:g} point (needs >= 2 seeds)")
         else:
-            typer.echo(f"\nmatched accuracy: pi_ours(r={mt.best_r}) acc {mt.best_accuracy:.4f} vs pi_op "
-                       f"{mt.op_accuracy:.4f}: memory reduction vs pi_op {mt.reduction:.2f}x")
+            typer.echo(f"\nmatched accuracy: pi_ours(r={h.best.r:g}) {h.best.acc.fmt()} vs pi_op {h.op.acc.fmt()} "
+                       f"(paired diff {h.diff.fmt()} points): low-share ratio vs pi_op {h.share_ratio:.2f}x; total "
+                       f"memory {h.memory_ratio:.2f}x (cap {h.memory_cap:.2f}x)" if h.memory_cap else "")
     if results and all(not r.ok for r in results):
         raise typer.Exit(1)
 

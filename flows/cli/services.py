@@ -10,7 +10,13 @@ app = typer.Typer(help="Local MLflow server, Prefect server and Ray head on 127.
 def up_cmd(timeout: float = typer.Option(180.0, help="seconds to wait for each service to become healthy")) -> None:
     """Start the services (idempotent) and print how to point flows at them."""
     from flows import services
+    from flows.preflight import SetupError
 
+    try:
+        services.services()  # ports valid and distinct, before anything starts
+    except SetupError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2)
     ok = services.up(timeout=timeout, echo=typer.echo)
     typer.echo("\nPoint flows, the dashboard and nightly at them with:\n" + services.env_exports())
     typer.echo("(or: eval \"$(syslab services env)\"). MLflow UI: " + services.services()[0].env["MLFLOW_TRACKING_URI"])

@@ -20,6 +20,9 @@ METHODS: tuple[Method, ...] = (
            overrides={"search.method": "pw"}),
     Method("hag-seq", "optimizer", "the greedy in sequential mode (prefix sharing), capacity |V|/4",
            overrides={"search.mode": "seq"}),
+    Method("hag-lstm", "optimizer", "GraphSAGE-LSTM through a sequential HAG at capacity |V| (prefix states "
+           "reused); its plain LSTM runs in the same job", overrides={"search.mode": "seq", "search.capacity_frac": 1.0,
+                                                                       "train.model": "sage-lstm", "train.pyg": False}),
     *(Method(f"hag-cap-{f:g}", "optimizer", f"the greedy with capacity {f:g}|V| (capacity sweep)",
              overrides={"search.capacity_frac": f}) for f in CAPACITY_SWEEP),
 )
@@ -36,7 +39,7 @@ SPEC = SystemSpec(
     runner="systems.hag.evaluate:run",
     reference_baseline="gnn-graph",
     simulated=False,
-    benchmark_version="1",
+    benchmark_version="2",
     benchmark_sources=("systems.hag.workloads", "systems.hag.graph"),
 )
 

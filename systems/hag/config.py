@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import Literal
 
 
 @dataclass
@@ -12,22 +13,40 @@ class SearchConfig:
 
     capacity_frac: float = 0.25
     """Capacity (max aggregation nodes) as a fraction of |V|; the paper's default is |V|/4."""
-    max_depth: int = 10
-    """Maximum aggregation-node depth (greedy.cc's ``maxDepth``)."""
+    max_depth: int | None = None
+    """Maximum aggregation-node depth; None = the mode's default: 10 in set mode (greedy.cc's
+    ``maxDepth``), unbounded in sequential mode (Theorem 3 needs it)."""
     min_redundancy: int = 2
     """Merge a pair only when at least this many nodes share it (the paper's "> 1")."""
-    mode: str = "set"
+    mode: Literal["set", "seq"] = "set"
     """``set`` (sum/mean/max, order-free) or ``seq`` (ordered lists, prefix sharing)."""
-    method: str = "greedy"
+    method: Literal["greedy", "pw"] = "greedy"
     """``greedy`` (the paper's Algorithm 3) or ``pw`` (one-pass heuristic after Porter & Wootters)."""
+    hub_degree: int | None = 512
+    """Consumers with more inputs than this are not counted when ranking pairs (they are still rewired
+    by every merge); None counts every consumer. Bounds the O(Σ deg²) pair counting on power-law
+    graphs; no stand-in workload has such a node."""
+    engine: Literal["auto", "native", "python"] = "auto"
+    """Search engine: the compiled one when it builds (``auto``), or the pure-Python reference."""
+
+    def __post_init__(self) -> None:
+        if self.capacity_frac < 0:
+            raise ValueError("capacity_frac must be >= 0")
+        if self.max_depth is not None and self.max_depth < 1:
+            raise ValueError("max_depth must be >= 1 (or None)")
+        if self.min_redundancy < 2:
+            raise ValueError("min_redundancy must be >= 2")
+        if self.hub_degree is not None and self.hub_degree < 2:
+            raise ValueError("hub_degree must be >= 2 (or None)")
 
 
 @dataclass
 class TrainConfig:
     """Knobs of the training run that measures epoch time and accuracy."""
 
-    model: str = "gcn"
-    """``gcn`` (symmetric-normalised, as PyG GCNConv), ``gin``, ``sgc`` or ``sage-max`` (max aggregation)."""
+    model: Literal["gcn", "gin", "sgc", "sage-max", "sage-lstm"] = "gcn"
+    """``gcn`` (symmetric-normalised, as PyG GCNConv), ``gin``, ``sgc``, ``sage-max`` (max aggregation) or
+    ``sage-lstm`` (GraphSAGE-LSTM; needs ``search.mode = "seq"``)."""
     hidden: int = 16
     """Hidden units of the 2-layer model (the paper's end-to-end setting)."""
     num_features: int = 32
@@ -38,18 +57,26 @@ class TrainConfig:
     """Training epochs (each plain/HAG/PyG epoch is timed; the median is reported)."""
     lr: float = 0.01
     """Adam learning rate."""
-    kernel: str = "csr"
-    """Sum-aggregation kernel of our executor: ``csr`` (sparse × dense product) or ``scatter``
-    (per-edge gather + ``index_add_``, message-passing style). Plain and HAG always share it."""
-    scatter_epochs: int = 10
-    """When ``kernel == "csr"``: also time this many epochs with the ``scatter`` kernel (0 = skip)."""
+    kernel: Literal["fused", "csr", "scatter"] = "fused"
+    """Sum-aggregation kernel of our executor: ``fused`` (one pull pass per level over an int32 CSR,
+    compiled; falls back to ``csr`` where unavailable), ``csr`` (torch sparse CSR × dense for the real
+    nodes, index_select per level) or ``scatter`` (per-edge gather + ``index_add_``). Plain and HAG
+    always share it."""
+    other_kernel_epochs: int = 10
+    """Also time this many epochs with each of the other two kernels (0 = skip)."""
     pyg: bool = True
-    """Also train PyG ``GCNConv`` on the same graph, in the same job (the peer)."""
+    """Also train PyG ``GCNConv`` on the same graph, in the same job (the peer; GCN only)."""
     threads: int = 1
-    """torch intra-op threads (0 = torch's default). 1 by default: on a shared, oversubscribed CPU,
-    multi-threaded scatter kernels stall (measured 40 ms vs 0.01 ms for a 156-edge index_add_)."""
+    """torch intra-op threads and threads of the compiled kernel (0 = torch's default). 1 by default: on
+    a shared, oversubscribed CPU, multi-threaded kernels stall."""
     device: str = "cpu"
     """``cpu`` or ``cuda`` (``auto`` = cuda when available)."""
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1 or self.hidden < 1 or self.num_features < 1 or self.num_classes < 2:
+            raise ValueError("epochs, hidden, num_features must be >= 1 and num_classes >= 2")
+        if self.other_kernel_epochs < 0 or self.threads < 0:
+            raise ValueError("other_kernel_epochs and threads must be >= 0")
 
 
 @dataclass
@@ -77,7 +104,7 @@ def hag_debug_cpu() -> HagConfig:
     cfg.train.epochs = 15
     cfg.train.pyg = False
     cfg.train.num_features = 8
-    cfg.train.scatter_epochs = 3
+    cfg.train.other_kernel_epochs = 3
     return cfg
 
 
@@ -85,7 +112,7 @@ def hag_nightly_cpu() -> HagConfig:
     """Nightly: paper settings with fewer epochs, PyG peer included."""
     cfg = HagConfig()
     cfg.train.epochs = 20
-    cfg.train.scatter_epochs = 5
+    cfg.train.other_kernel_epochs = 5
     return cfg
 
 

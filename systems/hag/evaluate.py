@@ -2,18 +2,24 @@
 
 Methods (as data in ``systems.hag.METHODS``; each is a set of config overrides):
 
-* ``gnn-graph`` — the expert baseline: the plain GNN graph (no search).
+* ``gnn-graph`` — the expert baseline: the plain GNN graph (no search; ``search.plain_hag``).
 * ``hag-greedy`` — the paper's greedy, set aggregation, capacity |V|/4.
 * ``hag-pw`` — the fast one-pass heuristic after Porter & Wootters, capacity |V|/4.
 * ``hag-seq`` — the greedy in sequential mode (prefix sharing), capacity |V|/4; executed here with the
   GCN (a sequential HAG is also a valid set HAG: its ordered covers equal N(v)).
+* ``hag-lstm`` — GraphSAGE-LSTM through a sequential HAG at capacity |V| (prefix states reused); its own
+  plain baseline (the same LSTM model without a HAG) runs in the same job.
 * ``hag-cap-<f>`` — the greedy with capacity ``f``·|V| (the capacity sweep).
 
-Every job reports: ``aggregations`` (primary), ``transfers``, ``agg_nodes``, ``search_s``, ``epoch_s``
-(median training epoch of this method's graph, CSR kernel), ``epoch_s_plain`` and ``epoch_speedup`` (plain /
-this, measured in the same job, interleaved), the same with the message-passing ``scatter`` kernel
-(``epoch_s_scatter``, ``epoch_speedup_scatter``), ``pyg_epoch_s`` (PyG GCNConv peer, GCN only), ``accuracy``,
-``accuracy_plain``, ``memory_overhead`` and reduction ratios. Timings are measured (not simulated).
+Every job reports: ``aggregations`` (primary), ``transfers``, ``agg_nodes``, ``search_s`` / ``search_cpu_s``,
+``epoch_s`` (median training epoch of this method's graph with ``train.kernel``, ``fused`` by default; ``epoch_cpu_*``:
+the same in process CPU seconds),
+``epoch_s_plain`` and ``epoch_speedup`` (plain / this, measured in the same job, interleaved), the same
+for each other kernel (``epoch_s_<kernel>``, ``epoch_s_plain_<kernel>``, ``epoch_speedup_<kernel>``),
+``pyg_epoch_s`` / ``pyg_csr_epoch_s`` / ``pyg_best_epoch_s`` (PyG GCNConv on ``edge_index`` and on a CSR
+adjacency; GCN only; ``speedup_vs_pyg`` uses the faster), ``accuracy``, ``accuracy_plain``, ``memory_overhead``, reduction
+ratios, and for ``sage-lstm`` the LSTM cell evaluations per aggregation (``lstm_cells``, ``lstm_cells_plain``).
+Timings are measured (not simulated).
 """
 
 from __future__ import annotations
@@ -46,6 +52,8 @@ def run(job: Job, cfg: HagConfig) -> JobResult:
     from systems.hag.train import make_task, train_compare
 
     scfg = cfg.search if cfg.hag else None
+    if cfg.train.model == "sage-lstm" and scfg is not None and scfg.mode != "seq":
+        raise ValueError("train.model='sage-lstm' needs search.mode='seq' (an LSTM reuses prefixes, not sets)")
     wl = get_workload(job.workload)
     t_build = time.perf_counter()
     g = build_graph(job.workload)
@@ -54,7 +62,7 @@ def run(job: Job, cfg: HagConfig) -> JobResult:
     if dev == "auto":
         dev = detect_device()
     metrics: dict[str, float] = {}
-    before = graph_cost(g.in_lists)
+    before = graph_cost(g)
     hags = {}
     params = {"nodes": g.num_nodes, "edges": g.num_edges, "graphs": g.num_graphs, "task": wl.task,
               "scale": wl.scale, "model": cfg.train.model, "hidden": cfg.train.hidden,
@@ -64,17 +72,20 @@ def run(job: Job, cfg: HagConfig) -> JobResult:
         metrics["search_s"] = 0.0
         metrics["verified"] = 1.0
     else:
-        res = hag_search(g.in_lists, capacity_frac=scfg.capacity_frac, max_depth=scfg.max_depth,
-                         min_redundancy=scfg.min_redundancy, mode=scfg.mode, method=scfg.method, check=True)
+        res = hag_search(g, capacity_frac=scfg.capacity_frac, max_depth=scfg.max_depth,
+                         min_redundancy=scfg.min_redundancy, mode=scfg.mode, method=scfg.method, check=True,
+                         hub_degree=scfg.hub_degree, engine=scfg.engine)
         after = res.after
         hags["hag"] = res.hag
         metrics["search_s"] = res.search_s
+        metrics["search_cpu_s"] = res.search_cpu_s
+        params["engine"] = res.engine
         metrics["verify_s"] = res.verify_s
         metrics["verified"] = float(res.verified)
         metrics["depth"] = float(res.hag.depth)
         params.update({"capacity": res.capacity, "capacity_frac": scfg.capacity_frac, "mode": scfg.mode,
-                       "search_method": scfg.method, "max_depth": scfg.max_depth,
-                       "min_redundancy": scfg.min_redundancy})
+                       "search_method": scfg.method, "max_depth": res.max_depth,
+                       "min_redundancy": scfg.min_redundancy, "hub_degree": res.hub_degree})
     metrics.update({
         "aggregations": float(after.aggregations),
         "transfers": float(after.transfers),
@@ -95,6 +106,8 @@ def run(job: Job, cfg: HagConfig) -> JobResult:
     mine = tr.get("hag", plain)
     metrics["epoch_s"] = mine.epoch_s
     metrics["epoch_s_plain"] = plain.epoch_s
+    metrics["epoch_cpu_s"] = mine.epoch_cpu_s
+    metrics["epoch_cpu_s_plain"] = plain.epoch_cpu_s
     metrics["epoch_speedup"] = plain.epoch_s / mine.epoch_s if mine.epoch_s > 0 else 1.0
     metrics["accuracy"] = mine.accuracy
     metrics["accuracy_plain"] = plain.accuracy
@@ -102,18 +115,37 @@ def run(job: Job, cfg: HagConfig) -> JobResult:
     if mine is not plain and mine.predictions is not None and plain.predictions is not None:
         metrics["prediction_agreement"] = float((mine.predictions == plain.predictions).float().mean()) \
             if mine.predictions.numel() else 1.0
-    if cfg.train.kernel == "csr" and cfg.train.scatter_epochs > 0:
-        scfg_train = dataclasses.replace(cfg.train, kernel="scatter", epochs=cfg.train.scatter_epochs, pyg=False)
-        trs = train_compare(g, hags, task, scfg_train, job.seed, device=dev)
-        ms = trs.get("hag", trs["plain"])
-        metrics["epoch_s_scatter"] = ms.epoch_s
-        metrics["epoch_s_plain_scatter"] = trs["plain"].epoch_s
-        metrics["epoch_speedup_scatter"] = trs["plain"].epoch_s / ms.epoch_s if ms.epoch_s > 0 else 1.0
+    params["kernel_used"] = plain.kernel_used
+    if cfg.train.model == "sage-lstm":
+        from systems.hag.executor import lstm_cells
+        from systems.hag.search import plain_hag
+
+        metrics["lstm_cells_plain"] = float(lstm_cells(plain_hag(g, mode="seq")))
+        metrics["lstm_cells"] = float(lstm_cells(hags["hag"])) if hags else metrics["lstm_cells_plain"]
+    if cfg.train.other_kernel_epochs > 0:
+        from systems.hag.executor import KERNELS
+
+        for kernel in KERNELS:
+            if kernel == cfg.train.kernel or cfg.train.model in ("sage-max", "sage-lstm"):
+                continue  # the kernels differ in sums only; max and LSTM aggregation would time the same code
+            other = dataclasses.replace(cfg.train, kernel=kernel, epochs=cfg.train.other_kernel_epochs, pyg=False)
+            trs = train_compare(g, hags, task, other, job.seed, device=dev)
+            ms = trs.get("hag", trs["plain"])
+            metrics[f"epoch_s_{kernel}"] = ms.epoch_s
+            metrics[f"epoch_s_plain_{kernel}"] = trs["plain"].epoch_s
+            metrics[f"epoch_cpu_s_{kernel}"] = ms.epoch_cpu_s
+            metrics[f"epoch_cpu_s_plain_{kernel}"] = trs["plain"].epoch_cpu_s
+            metrics[f"epoch_speedup_{kernel}"] = trs["plain"].epoch_s / ms.epoch_s if ms.epoch_s > 0 else 1.0
     if "pyg" in tr:
         metrics["pyg_epoch_s"] = tr["pyg"].epoch_s
+        metrics["pyg_csr_epoch_s"] = tr["pyg_csr"].epoch_s
+        metrics["pyg_epoch_cpu_s"] = tr["pyg"].epoch_cpu_s
+        metrics["pyg_csr_epoch_cpu_s"] = tr["pyg_csr"].epoch_cpu_s
+        best = min(tr["pyg"].epoch_s, tr["pyg_csr"].epoch_s)
+        metrics["pyg_best_epoch_s"] = best
         metrics["pyg_accuracy"] = tr["pyg"].accuracy
-        metrics["pyg_output_max_abs_diff"] = tr["pyg"].init_max_abs_diff
-        metrics["speedup_vs_pyg"] = tr["pyg"].epoch_s / mine.epoch_s if mine.epoch_s > 0 else 1.0
+        metrics["pyg_output_max_abs_diff"] = max(tr["pyg"].init_max_abs_diff, tr["pyg_csr"].init_max_abs_diff)
+        metrics["speedup_vs_pyg"] = best / mine.epoch_s if mine.epoch_s > 0 else 1.0
     summary = {"workload": job.workload, "method": job.method, "nodes": g.num_nodes, "edges": g.num_edges,
                "aggregations_before": before.aggregations, "aggregations_after": after.aggregations,
                "transfers_before": before.transfers, "transfers_after": after.transfers,
@@ -124,5 +156,6 @@ def run(job: Job, cfg: HagConfig) -> JobResult:
     artifacts = {"hag_summary.json": json.dumps(summary, indent=1)}
     return JobResult(system="hag", workload=job.workload, method=job.method, seed=job.seed, suite=job.suite,
                      metrics=metrics, params=params, artifacts=artifacts,
-                     series={"epoch_s": mine.epoch_times, "epoch_s_plain": plain.epoch_times},
+                     series={"epoch_s": mine.epoch_times, "epoch_s_plain": plain.epoch_times,
+                             "epoch_cpu_s": mine.epoch_cpu_times, "epoch_cpu_s_plain": plain.epoch_cpu_times},
                      hardware=hardware_description(), simulated=False)

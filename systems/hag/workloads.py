@@ -138,7 +138,9 @@ def community_graph(n: int, communities: int, p_in: float, avg_out: float, seed:
     keep = a != b
     srcs.append(a[keep])
     dsts.append(b[keep])
-    return from_edges(n, np.concatenate(srcs), np.concatenate(dsts), name=name, undirected=True, sort=True)
+    s, d = np.concatenate(srcs), np.concatenate(dsts)
+    pairs = np.unique(np.minimum(s, d) * n + np.maximum(s, d))  # a simple graph: repeated draws count once
+    return from_edges(n, pairs // n, pairs % n, name=name, undirected=True, sort=True)
 
 
 # ---------------------------------------------------------------- the named workloads
@@ -228,11 +230,12 @@ _FULL = ("fig1", "karate", "lesmis", "atlas", "bzr-like", "imdb-like", "collab-l
          "ppi-like", "ppi-like-full", "reddit-like")
 
 
-def _with_sweep(workloads: tuple[str, ...], sweep: tuple[str, ...]) -> tuple[SuiteEntry, ...]:
-    """Core methods on every workload, the capacity sweep on ``sweep`` workloads (in workload order)."""
+def _with_sweep(workloads: tuple[str, ...], sweep: tuple[str, ...], lstm: tuple[str, ...] = ()) -> tuple[SuiteEntry, ...]:
+    """Core methods on every workload, the capacity sweep on ``sweep`` workloads and the GraphSAGE-LSTM
+    method on ``lstm`` workloads (in workload order)."""
     out: list[SuiteEntry] = []
     for w in workloads:
-        out += grid([w], CORE_METHODS + (SWEEP_METHODS if w in sweep else ()))
+        out += grid([w], CORE_METHODS + (SWEEP_METHODS if w in sweep else ()) + (("hag-lstm",) if w in lstm else ()))
     return tuple(out)
 
 
@@ -241,9 +244,10 @@ SUITES: dict[str, Suite] = {
                    description="three small graphs, seconds on a laptop CPU"),
     "nightly": Suite(grid(_NIGHTLY, CORE_METHODS, config="nightly_cpu"),
                      description="six stand-ins, core methods, fewer epochs"),
-    "default": Suite(_with_sweep(_DEFAULT, ("imdb-like", "collab-like", "bzr-like")),
-                     description="every stand-in; capacity sweep on IMDB/COLLAB/BZR-like"),
-    "full": Suite(_with_sweep(_FULL, ("imdb-like", "collab-like", "collab-like-1k", "bzr-like", "ppi-like")),
+    "default": Suite(_with_sweep(_DEFAULT, ("imdb-like", "collab-like", "bzr-like"), lstm=("bzr-like", "imdb-like")),
+                     description="every stand-in; capacity sweep on IMDB/COLLAB/BZR-like; GraphSAGE-LSTM on BZR/IMDB-like"),
+    "full": Suite(_with_sweep(_FULL, ("imdb-like", "collab-like", "collab-like-1k", "bzr-like", "ppi-like"),
+                              lstm=("bzr-like", "imdb-like", "collab-like")),
                   description="default plus the larger stand-ins"),
 }
 """Suite name -> entries (workload, method, named config)."""

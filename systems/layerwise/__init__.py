@@ -1,9 +1,11 @@
 """layerwise: a parallelization configuration per CNN layer (Jia et al., ICML 2018, "OptCNN").
 
 Every layer gets its own split of the sample/channel/height/width dimensions over a device
-block; an exact node/edge-elimination search over an analytic (or torch-profiled) cost model picks
-them jointly, against data parallelism, model parallelism and "one weird trick". Figures are
-simulated (predicted step time); see ``docs/results/layerwise.md``.
+block; an exact node/edge-elimination search (any graph: variable elimination on what is left,
+MCMC beyond a stated budget) over a cost model — compute calibrated against published throughput
+or profiled with torch/cuDNN, a node/NIC network — picks them jointly, against data parallelism,
+model parallelism and "one weird trick". Figures are simulated (predicted step time) except the
+multi-process execution; see ``docs/results/layerwise.md``.
 """
 
 from systems.core import Method, SystemSpec
@@ -11,9 +13,10 @@ from systems.layerwise.config import CONFIGS
 from systems.layerwise.workloads import SUITES, workload_overrides
 
 METHODS: tuple[Method, ...] = (
-    Method("layerwise-dp", "optimizer", "exact node/edge elimination over the cost model (the paper's search)",
-           overrides={"method": "layerwise-dp"}, seeded=False),
-    Method("mcmc", "optimizer", "MCMC over strategies from data parallelism (FlexFlow-style)",
+    Method("layerwise-dp", "optimizer", "node/edge elimination over the cost model (the paper's search), "
+           "exact on any graph within a budget, MCMC fallback beyond it", overrides={"method": "layerwise-dp"},
+           seeded=False),
+    Method("mcmc", "optimizer", "Metropolis MCMC over strategies (FlexFlow-style), chains from the experts",
            overrides={"method": "mcmc"}),
     Method("brute-force", "verification", "joint enumeration (checks the elimination where feasible)",
            overrides={"method": "brute-force"}, seeded=False),

@@ -1,7 +1,7 @@
-"""Typed configuration of the layer-wise parallelism system: devices, cost model, search, a run.
+"""Typed configuration of the layer-wise parallelism system: cost model, search, a run.
 
-Device descriptions are *assumptions* used by a simulated cost model, not measurements; their
-sources are given per preset. Named configs are functions returning a config (:data:`CONFIGS`).
+Cluster descriptions (:class:`DeviceSpec` and its presets) live in :mod:`systems.layerwise.hardware`
+and are re-exported here. Named configs are functions returning a config (:data:`CONFIGS`).
 """
 
 from __future__ import annotations
@@ -9,97 +9,25 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-
-@dataclass
-class DeviceSpec:
-    """A homogeneous cluster of accelerators for the cost model."""
-
-    name: str
-    """Preset name (``p100_4x4``, ``h100_8``, ``cpu``)."""
-    gpus_per_node: int
-    """Devices per node; devices ``k*gpus_per_node ..`` share node ``k``."""
-    max_nodes: int
-    """Number of nodes available (so at most ``gpus_per_node * max_nodes`` devices)."""
-    flops: float
-    """Sustained FLOP/s of one device on conv/GEMM kernels (fp32 training)."""
-    mem_bw: float
-    """Sustained device-memory bandwidth in bytes/s (bounds pooling / elementwise ops)."""
-    bw_intra: float
-    """Point-to-point bandwidth between two devices of one node, bytes/s per direction."""
-    bw_inter: float
-    """Bandwidth between devices on different nodes, bytes/s per direction."""
-    latency_intra: float = 5e-6
-    """Per-message latency inside a node, seconds."""
-    latency_inter: float = 1e-5
-    """Per-message latency across nodes, seconds."""
-    kernel_overhead_s: float = 1e-5
-    """Fixed launch/runtime overhead per kernel, seconds (fwd + bwd run several kernels)."""
-    source: str = ""
-    """Where the numbers come from (and what was assumed)."""
-
-    @property
-    def max_devices(self) -> int:
-        return self.gpus_per_node * self.max_nodes
-
-
-def p100_4x4() -> DeviceSpec:
-    """The paper's cluster (4 nodes x 4 P100, NVLink inside a node, 100 Gb/s EDR InfiniBand).
-
-    Assumptions: P100 SXM2 peak fp32 10.6 TFLOP/s, taken at ~55 % sustained for cuDNN training
-    kernels; HBM2 732 GB/s at 75 %; inter-node 100 Gb/s EDR = 12.5 GB/s; intra-node bandwidth set
-    to 4x inter-node as in the legacy FlexFlow simulator (``scripts/simulator.cc``), i.e. 50 GB/s
-    (2-3 NVLink-1 links of 20 GB/s). Latencies and kernel overhead are round-number guesses.
-    """
-    return DeviceSpec(name="p100_4x4", gpus_per_node=4, max_nodes=4, flops=5.8e12, mem_bw=550e9,
-                      bw_intra=50e9, bw_inter=12.5e9, latency_intra=5e-6, latency_inter=1e-5,
-                      kernel_overhead_s=1e-5,
-                      source="paper cluster: 4 nodes x 4 P100 (NVLink), EDR IB; intra = 4x inter as in "
-                             "legacy FlexFlow simulator; sustained fractions assumed")
-
-
-def h100_8() -> DeviceSpec:
-    """A DGX-H100-like node (8 x H100 SXM, NVLink 4 via NVSwitch), two such nodes at most.
-
-    Assumptions: TF32 tensor-core dense peak ~495 TFLOP/s at ~40 % sustained (200 TFLOP/s);
-    HBM3 3.35 TB/s at 80 %; NVLink 4 450 GB/s per direction per GPU at 80 % (360 GB/s); between
-    nodes one 400 Gb/s NDR InfiniBand NIC per GPU = 50 GB/s at 80 % (40 GB/s).
-    """
-    return DeviceSpec(name="h100_8", gpus_per_node=8, max_nodes=2, flops=2.0e14, mem_bw=2.7e12,
-                      bw_intra=360e9, bw_inter=40e9, latency_intra=3e-6, latency_inter=6e-6,
-                      kernel_overhead_s=5e-6,
-                      source="DGX-H100-like: 8 x H100 SXM, NVLink4/NVSwitch, 8 x 400 Gb/s NDR per node; "
-                             "sustained fractions assumed")
-
-
-def cpu_emulated(bw: float = 5e9, gpus_per_node: int = 16) -> DeviceSpec:
-    """Emulated devices on this CPU (profiled compute; copies at ``bw`` bytes/s, no latency)."""
-    return DeviceSpec(name="cpu", gpus_per_node=gpus_per_node, max_nodes=1, flops=5e10, mem_bw=1e10,
-                      bw_intra=bw, bw_inter=bw, latency_intra=0.0, latency_inter=0.0,
-                      kernel_overhead_s=0.0,
-                      source="single-process emulation on the local CPU; bandwidth = measured or given copy rate")
-
-
-CLUSTERS = {"p100_4x4": p100_4x4, "h100_8": h100_8, "cpu": cpu_emulated}
-
-
-def cluster(name: str) -> DeviceSpec:
-    """A named device description."""
-    if name not in CLUSTERS:
-        raise ValueError(f"unknown cluster {name!r}; known: {', '.join(CLUSTERS)}")
-    return CLUSTERS[name]()
+from systems.layerwise.hardware import (CLUSTERS, DeviceSpec, cluster, cpu_emulated, dgx1_p100,  # noqa: F401
+                                        h100_8, k80_gce, p100_4x4)
 
 
 @dataclass
 class CostConfig:
     """How the cost model computes t_c, t_x and t_s."""
 
-    compute: Literal["analytic", "profiled"] = "analytic"
-    """``analytic``: FLOP/bandwidth roofline (deterministic); ``profiled``: torch fwd+bwd timing."""
-    transfer: Literal["parallel", "sum"] = "parallel"
-    """``parallel``: t_x = slowest device's inbound/outbound traffic (links work concurrently);
-    ``sum``: every producer/consumer pair's transfer added up (the paper's literal formula)."""
+    compute: Literal["calibrated", "roofline", "profiled"] = "calibrated"
+    """``calibrated``: per-op-class model fitted to published throughput (``hardware.py``);
+    ``roofline``: one uniform FLOP rate (the uncalibrated model); ``profiled``: torch fwd+bwd timing
+    of every sub-shape on the local device (cuDNN on a GPU)."""
+    transfer: Literal["sum", "parallel"] = "sum"
+    """``sum`` (the paper's formula): every producer/consumer pair's bytes / its link's bandwidth,
+    added up; ``parallel``: transfers run concurrently and t_x is the busiest resource — one link of
+    a device pair inside a node, or one node's shared NIC (egress or ingress)."""
     sync: Literal["ps", "ring"] = "ps"
-    """Parameter synchronisation: parameter-server formula as in the paper's code, or ring all-reduce."""
+    """Parameter synchronisation on the node/NIC topology: parameter server as in the paper's code
+    (replicas reduce inside a node, nodes exchange over their NICs), or ring all-reduce."""
     dtype_bytes: int = 4
     """Bytes per tensor element (fp32)."""
     backward_transfers: bool = True
@@ -117,13 +45,38 @@ class SearchConfig:
     offsets: bool = False
     """Also place a layer on every aligned device block (not only the one starting at device 0)."""
     final_limit: int = 2_000_000
-    """Largest joint enumeration allowed for the graph left after elimination (and for brute force)."""
+    """Largest joint enumeration brute force may do (verification only)."""
+    exact_budget: float = 1e8
+    """Table entries the exact search may visit on the graph left after node/edge elimination
+    (variable elimination, with conditioning on hub nodes if that is cheaper); beyond it the search
+    falls back to MCMC (the result then says ``exact: 0``)."""
     mcmc_iterations: int = 20_000
-    """Proposals the MCMC search makes."""
+    """Proposals per MCMC chain."""
     mcmc_alpha: float = 50.0
     """MCMC inverse temperature: a proposal worse by fraction f is accepted w.p. exp(-alpha*f)."""
-    mcmc_init: Literal["data-parallel", "random"] = "data-parallel"
-    """Initial strategy of the MCMC chain (FlexFlow starts from data parallelism)."""
+    mcmc_init: Literal["experts", "data-parallel", "random"] = "experts"
+    """Starting strategies of the MCMC chains: ``experts`` = one chain from each of data parallelism,
+    OWT and model parallelism; ``data-parallel`` = one chain from it (as FlexFlow); ``random``."""
+    mcmc_restarts: int = 1
+    """Extra chains restarted from the best strategy found so far, after one chain per start (each
+    ``mcmc_iterations`` long, chain i seeded ``seed + i``); the best result is kept. The elimination
+    search's MCMC fallback uses the same chains, started also from its restricted exact optimum."""
+
+
+@dataclass
+class ClusterScale:
+    """Multipliers on the cluster preset's figures, for sensitivity studies (1.0 = as described)."""
+
+    bw_intra: float = 1.0
+    """Scales the bandwidth of every intra-node device pair."""
+    bw_nic: float = 1.0
+    """Scales the bandwidth of each node's shared NIC."""
+    latency: float = 1.0
+    """Scales both message latencies (intra- and inter-node)."""
+    compute_speed: float = 1.0
+    """Scales the device's peak FLOP/s and memory bandwidth (and divides the kernel overhead)."""
+    eff_conv: float = 1.0
+    """Scales only the fitted efficiency of non-Winograd convolutions and GEMMs."""
 
 
 @dataclass
@@ -137,9 +90,12 @@ class LayerwiseConfig:
     batch_per_device: int = 32
     """Samples per device; the global batch is ``batch_per_device * devices`` (weak scaling)."""
     cluster: str = "p100_4x4"
-    """Device description preset (see :data:`CLUSTERS`)."""
+    """Cluster description preset (see :data:`CLUSTERS`)."""
+    scale: ClusterScale = field(default_factory=ClusterScale)
+    """Multipliers on the preset (sensitivity); all 1.0 by default."""
     method: str = "layerwise-dp"
-    """Search method or baseline."""
+    """Search method or baseline (``layerwise-dp``, ``mcmc``, ``brute-force``, ``data-parallel``,
+    ``model-parallel``, ``owt``)."""
     cost: CostConfig = field(default_factory=CostConfig)
     """Cost-model settings."""
     search: SearchConfig = field(default_factory=SearchConfig)
@@ -154,8 +110,26 @@ def layerwise_default() -> LayerwiseConfig:
 
 
 def layerwise_debug_cpu() -> LayerwiseConfig:
-    """The smoke suite: the paper's setting with a short MCMC chain (2,000 proposals)."""
+    """The smoke suite: the paper's setting with short MCMC chains (2,000 proposals)."""
     return LayerwiseConfig(search=SearchConfig(mcmc_iterations=2000))
+
+
+def scaled_cluster(cfg: LayerwiseConfig) -> DeviceSpec:
+    """The run's cluster: the named preset with ``cfg.scale`` applied."""
+    spec = cluster(cfg.cluster)
+    sc = cfg.scale
+    for name in ("bw_intra", "bw_nic", "latency", "compute_speed", "eff_conv"):
+        v = getattr(sc, name)
+        if not v > 0:
+            raise ValueError(f"scale.{name} must be > 0, got {v!r}")
+    if (sc.bw_intra, sc.bw_nic, sc.latency, sc.compute_speed, sc.eff_conv) == (1.0,) * 5:
+        return spec
+    return spec.with_(bw_intra=spec.bw_intra * sc.bw_intra, bw_nic=spec.bw_nic * sc.bw_nic,
+                      latency_intra=spec.latency_intra * sc.latency, latency_inter=spec.latency_inter * sc.latency,
+                      peak_flops=spec.peak_flops * sc.compute_speed, mem_bw=spec.mem_bw * sc.compute_speed,
+                      roofline_flops=spec.flops * sc.compute_speed,
+                      kernel_overhead_s=spec.kernel_overhead_s / sc.compute_speed,
+                      eff_conv=spec.eff_conv * sc.eff_conv)
 
 
 CONFIGS = {"default": layerwise_default, "debug_cpu": layerwise_debug_cpu}

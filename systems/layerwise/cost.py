@@ -1,17 +1,21 @@
 """The cost model: t_o = sum_i [t_c(l_i, c_i) + t_s(l_i, c_i)] + sum_(i,j) t_x(e_ij, c_i, c_j).
 
-* **t_c** — forward+backward time of one task (all tasks of a configuration have the same shape, so
-  one task per configuration suffices). ``analytic``: a roofline ``max(FLOPs / flops, bytes /
-  mem_bw) + kernels * overhead``; ``profiled``: torch fwd+bwd of the exact sub-shape on the local
-  device, median of repeats, cached per sub-shape.
+* **t_c** — forward + backward (+ weight-shard update) time of one task, from
+  :mod:`systems.layerwise.compute`: ``calibrated`` per-op-class model (default), ``roofline``, or
+  ``profiled`` (torch / cuDNN). On a testbed with fewer compute slots than devices
+  (``DeviceSpec.compute_slots``) a layer's ``d`` tasks take ``ceil(d / slots)`` rounds.
 * **t_x** — for every producer task s and consumer task t on different devices, the overlap of the
-  region s owns and the region t reads (conv/pool halos included) times the element size over the
-  pair's bandwidth (intra- or inter-node) plus a per-message latency. ``parallel`` mode (default)
-  takes the busiest device's inbound or outbound traffic (links run concurrently); ``sum`` adds all
-  pairs up (the paper's literal formula). Backward gradient transfers double it (configurable).
+  region s owns and the region t reads (conv/pool halos included) times the element size. Inside a
+  node every device pair has its own link; between nodes all traffic of a node goes through its ONE
+  NIC. ``sum`` (default, the paper's formula) adds ``bytes / bandwidth + latency`` over all pairs;
+  ``parallel`` lets transfers run concurrently: the busiest resource — one intra-node pair link, or
+  one node's NIC egress or ingress — sets the time, plus the largest per-device message latency.
+  Backward gradient transfers double it (configurable).
 * **t_s** — parameter synchronisation per weight shard (the channel split shards the weights; the
-  other splits replicate them): parameter-server style ``W*(replicas_in_node-1)/bw_intra +
-  W*(nodes-1)/bw_inter`` as in the paper's code, or ring all-reduce ``2(r-1)/r*W/bw``.
+  other splits replicate them), all shards of a layer at once, on the same topology: ``ps`` as in
+  the paper's code (``W*(replicas_in_node-1)/bw_intra`` inside nodes, then each node sends its
+  partial sum to the others, ``W*(nodes-1)`` through its NIC — summed over the shards that share the
+  NIC), or ``ring`` all-reduce (``2(r-1)/r*W`` per hop; hops crossing nodes load the NICs).
 
 Everything is tabulated once per (graph, P): node cost vectors and one ``(C_producer, C_consumer)``
 table per edge, which the searches share. All numbers are *simulated* predictions.
@@ -19,121 +23,18 @@ table per edge, which the searches share. All numbers are *simulated* prediction
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from systems.layerwise.config import CostConfig, DeviceSpec, SearchConfig
+from systems.layerwise.compute import (COMPUTE_MODES, TorchProfiler, layer_time, roofline_time,  # noqa: F401
+                                       sub_shape, task_work)
+from systems.layerwise.config import CostConfig, SearchConfig
 from systems.layerwise.graph import Graph, Layer
+from systems.layerwise.hardware import DeviceSpec
 from systems.layerwise.parallel import ParallelConfig, enumerate_configs, needed_box, task_boxes
-
-
-def _prod(xs) -> int:
-    out = 1
-    for x in xs:
-        out *= int(x)
-    return out
-
-
-def sub_shape(layer: Layer, cfg: ParallelConfig) -> tuple[int, ...]:
-    """Output shape of one task."""
-    return tuple(s // d for s, d in zip(layer.out_shape, cfg.degrees))
-
-
-def task_work(layer: Layer, cfg: ParallelConfig, dtype_bytes: int = 4) -> tuple[float, float, int]:
-    """(FLOPs, bytes of device memory traffic, kernels) of one task's forward + backward."""
-    out = sub_shape(layer, cfg)
-    o = _prod(out)
-    op = layer.op
-    if op == "conv2d":
-        n, co, ho, wo = out
-        ci = layer.in_shapes[0][1]
-        kh, kw = layer.attrs["kernel"]
-        sh, sw = layer.attrs["stride"]
-        inp = n * ci * ((ho - 1) * sh + kh) * ((wo - 1) * sw + kw)
-        w = co * ci * kh * kw
-        flops = 3 * 2.0 * o * ci * kh * kw
-        return flops, dtype_bytes * 3.0 * (inp + o + w), 3
-    if op == "pool2d":
-        n, c, ho, wo = out
-        kh, kw = layer.attrs["kernel"]
-        sh, sw = layer.attrs["stride"]
-        inp = n * c * ((ho - 1) * sh + kh) * ((wo - 1) * sw + kw)
-        return 2.0 * o * kh * kw, dtype_bytes * (2.0 * inp + 3.0 * o), 2
-    if op == "linear":
-        n, fo = out
-        fi = _prod(layer.in_shapes[0][1:])
-        return 3 * 2.0 * n * fi * fo, dtype_bytes * 3.0 * (n * fi + n * fo + fi * fo), 3
-    if op == "flatten":
-        return 0.0, 0.0, 0  # a view
-    if op == "softmax":
-        return 4.0 * o, dtype_bytes * 4.0 * o, 2
-    # concat / add: copy in forward, copy gradient back
-    return float(o) * (len(layer.inputs) - 1 if op == "add" else 0), dtype_bytes * 4.0 * o, 2
-
-
-class TorchProfiler:
-    """Profiles t_c with torch: forward+backward of one task's sub-shape, median of repeats, cached."""
-
-    def __init__(self, repeats: int = 5, warmup: int = 1, device: str = "cpu"):
-        self.repeats, self.warmup, self.device = repeats, warmup, device
-        self.cache: dict[tuple, float] = {}
-        self.n_profiled = 0
-
-    def key(self, layer: Layer, cfg: ParallelConfig) -> tuple:
-        a = tuple(sorted((k, v) for k, v in layer.attrs.items()))
-        ins = tuple(tuple(s) for s in layer.in_shapes)
-        # the sub-shape fixes the work; channel-split concat tasks differ in how inputs contribute
-        return (layer.op, a, ins if layer.op in ("concat", "add") else ins[0][1:], sub_shape(layer, cfg),
-                cfg.degrees if layer.op == "concat" else None)
-
-    def time(self, layer: Layer, cfg: ParallelConfig) -> float:
-        k = self.key(layer, cfg)
-        if k not in self.cache:
-            self.cache[k] = self._measure(layer, cfg)
-            self.n_profiled += 1
-        return self.cache[k]
-
-    def _measure(self, layer: Layer, cfg: ParallelConfig) -> float:
-        import torch
-
-        from systems.core import median_time
-        from systems.layerwise.emulate import task_forward
-
-        boxes = task_boxes(layer.out_shape, cfg)
-        box = boxes[0]
-        dev = self.device
-        gen = torch.Generator().manual_seed(0)
-        xs = []
-        for k in range(len(layer.inputs)):
-            nb, pad = needed_box(layer, k, box)
-            if nb is None:
-                xs.append(None)
-                continue
-            shape = [hi - lo + p0 + p1 for (lo, hi), (p0, p1) in zip(nb, pad)]
-            xs.append(torch.randn(shape, generator=gen).to(dev).requires_grad_())
-        params = []
-        if layer.op in ("conv2d", "linear"):
-            c0, c1 = box[1]
-            ci = layer.in_shapes[0][1]
-            if layer.op == "conv2d":
-                kh, kw = layer.attrs["kernel"]
-                wshape = (c1 - c0, ci, kh, kw)
-            else:
-                wshape = (c1 - c0, _prod(layer.in_shapes[0][1:]))
-            params = [torch.randn(wshape, generator=gen).to(dev).requires_grad_(),
-                      torch.randn(c1 - c0, generator=gen).to(dev).requires_grad_()]
-        grad = torch.randn([hi - lo for lo, hi in box], generator=gen).to(dev)
-        leaves = [x for x in xs if x is not None] + params
-        sync = torch.cuda.synchronize if dev.startswith("cuda") else None
-
-        def step():
-            out = task_forward(layer, xs, params, box, padded=True)
-            if leaves and out.requires_grad:
-                torch.autograd.grad(out, leaves, grad, allow_unused=True)
-
-        return median_time(step, repeats=self.repeats, warmup=self.warmup, sync=sync)
 
 
 @dataclass
@@ -173,6 +74,12 @@ class CostModel:
         if devices > spec.max_devices:
             raise ValueError(f"{devices} devices requested but cluster {spec.name!r} has "
                              f"{spec.max_devices} ({spec.max_nodes} nodes x {spec.gpus_per_node})")
+        if self.cfg.compute not in COMPUTE_MODES:
+            raise ValueError(f"unknown compute mode {self.cfg.compute!r}; valid: {', '.join(COMPUTE_MODES)}")
+        if self.cfg.transfer not in ("sum", "parallel"):
+            raise ValueError(f"unknown transfer mode {self.cfg.transfer!r}; valid: sum, parallel")
+        if self.cfg.sync not in ("ps", "ring"):
+            raise ValueError(f"unknown sync mode {self.cfg.sync!r}; valid: ps, ring")
         if self.cfg.compute == "profiled" and profiler is None:
             profiler = TorchProfiler(self.cfg.profile_repeats, self.cfg.profile_warmup)
         self.profiler = profiler
@@ -181,8 +88,10 @@ class CostModel:
                                    for ly in graph.layers}
         devs = np.arange(devices)
         node = devs // spec.gpus_per_node
+        self.node_of = node
+        self.n_nodes = int(node.max()) + 1
         same_node = node[:, None] == node[None, :]
-        self.inv_bw = np.where(same_node, 1.0 / spec.bw_intra, 1.0 / spec.bw_inter)
+        self.inv_bw = np.where(same_node, 1.0 / spec.bw_intra, 1.0 / spec.bw_nic)
         self.lat = np.where(same_node, spec.latency_intra, spec.latency_inter)
         np.fill_diagonal(self.inv_bw, 0.0)
         np.fill_diagonal(self.lat, 0.0)
@@ -208,40 +117,66 @@ class CostModel:
 
     # ------------------------------------------------------------------ per-node costs
     def compute_time(self, layer: Layer, cfg: ParallelConfig) -> float:
-        """t_c of one task (= of the layer, tasks run concurrently)."""
+        """t_c of one task (= of the layer: its tasks run concurrently, up to ``compute_slots``)."""
         if self.cfg.compute == "profiled":
-            return self.profiler.time(layer, cfg)
-        flops, nbytes, kernels = task_work(layer, cfg, self.cfg.dtype_bytes)
-        return max(flops / self.spec.flops, nbytes / self.spec.mem_bw) + kernels * self.spec.kernel_overhead_s
+            t = self.profiler.time(layer, cfg)
+        elif self.cfg.compute == "roofline":
+            t = roofline_time(layer, cfg, self.spec, self.cfg.dtype_bytes)
+        else:
+            t = layer_time(layer, cfg, self.spec, self.cfg.dtype_bytes)
+        slots = self.spec.compute_slots
+        return t * math.ceil(cfg.size / slots) if slots else t
+
+    def sync_groups(self, cfg: ParallelConfig) -> list[list[int]]:
+        """Devices holding a replica of each weight shard (one group per channel slice, size >= 2)."""
+        grid = np.arange(cfg.size).reshape(cfg.degrees) + cfg.offset
+        groups = [sorted(int(d) for d in np.take(grid, ic, axis=1).ravel()) for ic in range(cfg.degrees[1])]
+        return [g for g in groups if len(g) > 1]
 
     def sync_cost(self, layer: Layer, cfg: ParallelConfig) -> tuple[float, float]:
         """(t_s seconds, bytes moved) to synchronise the layer's parameter gradients."""
         n_params = layer.n_params()
-        if n_params == 0 or cfg.size == 1:
+        groups = self.sync_groups(cfg) if n_params else []
+        if not groups:
             return 0.0, 0.0
-        dc = cfg.degrees[1]
-        shard = n_params / dc * self.cfg.dtype_bytes
-        grid = np.arange(cfg.size).reshape(cfg.degrees) + cfg.offset
-        g = self.spec.gpus_per_node
-        worst, total = 0.0, 0.0
-        for ic in range(dc):
-            devs = np.take(grid, ic, axis=1).ravel()
-            r = devs.size
-            if r == 1:
-                continue
-            per_node = np.bincount(devs // g)
-            per_node = per_node[per_node > 0]
-            nodes = per_node.size
-            if self.cfg.sync == "ps":
-                t = (shard * (per_node.max() - 1) / self.spec.bw_intra + shard * (nodes - 1) / self.spec.bw_inter
-                     + (per_node.max() - 1) * self.spec.latency_intra + (nodes - 1) * self.spec.latency_inter)
-            else:
-                bw, lat = ((self.spec.bw_inter, self.spec.latency_inter) if nodes > 1
-                           else (self.spec.bw_intra, self.spec.latency_intra))
-                t = 2.0 * (r - 1) / r * shard / bw + 2 * (r - 1) * lat
-            worst = max(worst, t)
-            total += 2.0 * (r - 1) * shard
-        return worst, total
+        sp = self.spec
+        shard = n_params / cfg.degrees[1] * self.cfg.dtype_bytes
+        g = sp.gpus_per_node
+        egress = np.zeros(self.n_nodes)
+        ingress = np.zeros(self.n_nodes)
+        total = 0.0
+        if self.cfg.sync == "ps":
+            intra_t, lat_t = 0.0, 0.0
+            for devs in groups:
+                nodes, counts = np.unique(np.array(devs) // g, return_counts=True)
+                m, n = int(counts.max()), len(nodes)
+                intra_t = max(intra_t, shard * (m - 1) / sp.bw_intra + (m - 1) * sp.latency_intra)
+                egress[nodes] += shard * (n - 1)
+                lat_t = max(lat_t, (n - 1) * sp.latency_inter)
+                total += 2.0 * shard * float((counts - 1).sum()) + shard * n * (n - 1)
+            return intra_t + float(egress.max()) / sp.bw_nic + lat_t, total
+        pair: dict[tuple[int, int], float] = {}
+        lat_t = 0.0
+        for devs in groups:
+            r = len(devs)
+            v = 2.0 * (r - 1) / r * shard
+            cross = False
+            for a, b in zip(devs, devs[1:] + devs[:1]):
+                if a // g == b // g:
+                    pair[(a, b)] = pair.get((a, b), 0.0) + v
+                else:
+                    egress[a // g] += v
+                    ingress[b // g] += v
+                    cross = True
+            lat_t = max(lat_t, 2 * (r - 1) * (sp.latency_inter if cross else sp.latency_intra))
+            total += r * v
+        t = max(max(pair.values(), default=0.0) / sp.bw_intra, float(max(egress.max(), ingress.max())) / sp.bw_nic)
+        return t + lat_t, total
+
+    def min_compute_s(self) -> float:
+        """The smallest possible compute term: every layer at its fastest configuration. No strategy's
+        step can be shorter, so ``best_baseline_step / min_compute_s`` bounds any speedup (the ceiling)."""
+        return float(sum(float(v.min()) for v in self.t_c.values()))
 
     # ------------------------------------------------------------------ per-edge costs
     def _owned(self, layer: Layer) -> _TaskArrays:
@@ -300,18 +235,31 @@ class CostModel:
             else:
                 vol *= ov
         vol[p.dev[:, None] == c.dev[None, :]] = 0.0
-        nbytes = vol
-        nbytes *= self.cfg.dtype_bytes
-        pair_t = nbytes * self.inv_bw[np.ix_(p.dev, c.dev)]
-        pair_t += self.lat[np.ix_(p.dev, c.dev)] * (nbytes > 0)
-        tot_bytes = np.add.reduceat(np.add.reduceat(nbytes, p.seg, axis=0), c.seg, axis=1)
-        if self.cfg.transfer == "sum":
-            t = np.add.reduceat(np.add.reduceat(pair_t, p.seg, axis=0), c.seg, axis=1)
-        else:
-            inbound = np.maximum.reduceat(np.add.reduceat(pair_t, p.seg, axis=0), c.seg, axis=1)
-            outbound = np.maximum.reduceat(np.add.reduceat(pair_t, c.seg, axis=1), p.seg, axis=0)
-            t = np.maximum(inbound, outbound)
         f = 2.0 if self.cfg.backward_transfers else 1.0
+        tot_bytes = np.add.reduceat(np.add.reduceat(vol, p.seg, axis=0), c.seg, axis=1) * self.cfg.dtype_bytes
+        nbytes = vol * self.cfg.dtype_bytes
+        lat = self.lat[np.ix_(p.dev, c.dev)] * (nbytes > 0)
+        if self.cfg.transfer == "sum":
+            pair_t = nbytes * self.inv_bw[np.ix_(p.dev, c.dev)] + lat
+            t = np.add.reduceat(np.add.reduceat(pair_t, p.seg, axis=0), c.seg, axis=1)
+            return t * f, tot_bytes * f
+        # parallel: within one (producer config, consumer config) pair every task pair is a distinct
+        # device pair, so the busiest intra-node link is the largest intra-node task-pair volume
+        sp = self.spec
+        np_, nc_ = self.node_of[p.dev], self.node_of[c.dev]
+        intra = np_[:, None] == nc_[None, :]
+        inter_b = np.where(intra, 0.0, nbytes)
+        link = np.maximum.reduceat(np.maximum.reduceat(nbytes - inter_b, p.seg, axis=0), c.seg, axis=1)
+        t = link / sp.bw_intra
+        if self.n_nodes > 1:
+            out_rows = np.add.reduceat(inter_b, c.seg, axis=1)          # (producer task, consumer config)
+            in_cols = np.add.reduceat(inter_b, p.seg, axis=0)           # (producer config, consumer task)
+            for k in range(self.n_nodes):
+                eg = np.add.reduceat(out_rows * (np_ == k)[:, None], p.seg, axis=0)
+                ig = np.add.reduceat(in_cols * (nc_ == k)[None, :], c.seg, axis=1)
+                np.maximum(t, np.maximum(eg, ig) / sp.bw_nic, out=t)
+        # latency: the producer device that sends the most messages (tasks of a config = distinct devices)
+        t += np.maximum.reduceat(np.add.reduceat(lat, c.seg, axis=1), p.seg, axis=0)
         return t * f, tot_bytes * f
 
     # ------------------------------------------------------------------ strategies

@@ -44,15 +44,18 @@ def init_params(graph: Graph, seed: int = 0) -> dict[str, tuple[torch.Tensor, to
     return out
 
 
+def sinks(graph: Graph) -> list[str]:
+    """Layers nobody consumes (the network's outputs)."""
+    return _sinks(graph)
+
+
 def _sinks(graph: Graph) -> list[str]:
     cons = graph.consumers()
     return [n for n, c in cons.items() if not c]
 
 
-def reference(graph: Graph, params, x: torch.Tensor, grad_out: dict[str, torch.Tensor]):
-    """Unsplit forward and backward with plain torch ops: (outputs, param grads, input grad)."""
-    x = x.clone().requires_grad_()
-    ps = {n: (w.clone().requires_grad_(), b.clone().requires_grad_()) for n, (w, b) in params.items()}
+def forward_full(graph: Graph, ps, x: torch.Tensor) -> dict[str, torch.Tensor]:
+    """The unsplit network with plain torch ops: every layer's output (``ps``: name -> (w, b))."""
     vals: dict[str, torch.Tensor] = {INPUT: x}
     for ly in graph.layers:
         ins = [vals[i] for i in ly.inputs]
@@ -75,6 +78,14 @@ def reference(graph: Graph, params, x: torch.Tensor, grad_out: dict[str, torch.T
         else:
             y = torch.cat(ins, dim=1)
         vals[ly.name] = y
+    return vals
+
+
+def reference(graph: Graph, params, x: torch.Tensor, grad_out: dict[str, torch.Tensor]):
+    """Unsplit forward and backward with plain torch ops: (outputs, param grads, input grad)."""
+    x = x.clone().requires_grad_()
+    ps = {n: (w.clone().requires_grad_(), b.clone().requires_grad_()) for n, (w, b) in params.items()}
+    vals = forward_full(graph, ps, x)
     sinks = _sinks(graph)
     loss = sum((vals[s] * grad_out[s]).sum() for s in sinks)
     loss.backward()

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import json
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from systems.core import Job, JobResult
 from systems.layerwise.baselines import BASELINES
-from systems.layerwise.config import LayerwiseConfig, cluster
+from systems.layerwise.config import LayerwiseConfig, scaled_cluster
 from systems.layerwise.cost import Breakdown, CostModel
 from systems.layerwise.graph import Graph, build
-from systems.layerwise.search import CostGraph, brute_force, eliminate_search, mcmc_search
+from systems.layerwise.search import CostGraph, Fallback, brute_force, eliminate_search, mcmc_multi
 from systems.layerwise.workloads import METHODS
 
 ALIASES = {"dp": "layerwise-dp", "layerwise": "layerwise-dp", "bruteforce": "brute-force",
@@ -55,7 +56,10 @@ class Plan:
                 "sync_bytes": b.sync_bytes, "transfer_bytes": b.transfer_bytes,
                 "cost_model_s": self.model.build_s, "cost_model_cpu_s": self.model.build_cpu_s,
                 "search_cpu_s": float(self.stats.get("search_cpu_s", 0.0)), "log10_space": self.model.log10_space(),
-                "batch": float(self.graph.batch), "devices": float(self.model.P)}
+                "batch": float(self.graph.batch), "devices": float(self.model.P),
+                "min_compute_s": self.model.min_compute_s(),
+                "exact": float(self.stats.get("exact", 1.0 if self.method in ("layerwise-dp", "brute-force")
+                                              else 0.0))}
 
     def to_json(self) -> dict:
         return {"method": self.method, "network": self.graph.name, "devices": self.model.P,
@@ -64,13 +68,39 @@ class Plan:
                 "strategy": self.model.strategy_json(self.strategy), "search_stats": self.stats}
 
 
+_MODELS: "OrderedDict[tuple, CostModel]" = OrderedDict()
+
+
+def cost_model(graph: Graph, devices: int, cfg: LayerwiseConfig) -> CostModel:
+    """The cost model of ``graph`` on ``devices`` devices of the run's (scaled) cluster, cached (the last
+    few) so that the methods of one workload share their tables. Profiled models are not cached."""
+    spec = scaled_cluster(cfg)
+    key = (json.dumps(graph.to_json(), sort_keys=True), graph.name, devices, repr(spec), repr(cfg.cost),
+           cfg.search.offsets)
+    if cfg.cost.compute != "profiled" and key in _MODELS:
+        _MODELS.move_to_end(key)
+        return _MODELS[key]
+    m = CostModel(graph, devices, spec, cfg.cost, cfg.search)
+    if cfg.cost.compute != "profiled":
+        _MODELS[key] = m
+        while len(_MODELS) > 4:
+            _MODELS.popitem(last=False)
+    return m
+
+
+def expert_seeds(graph: Graph, model: CostModel, devices: int) -> list[dict[str, int]]:
+    """The expert strategies (data parallel, OWT, model parallel), best predicted first."""
+    seeds = [BASELINES[m](graph, model.configs, devices) for m in ("data-parallel", "owt", "model-parallel")]
+    return sorted(seeds, key=model.total)
+
+
 def plan(graph: Graph, devices: int, method: str, cfg: LayerwiseConfig | None = None,
          model: CostModel | None = None) -> Plan:
     """Run ``method`` on ``graph`` over ``devices`` devices (cost model built unless given)."""
     cfg = cfg or LayerwiseConfig()
     method = canonical_method(method)
     if model is None:
-        model = CostModel(graph, devices, cluster(cfg.cluster), cfg.cost, cfg.search)
+        model = cost_model(graph, devices, cfg)
     stats: dict[str, float] = {}
     series: list[float] = []
     t0, c0 = time.perf_counter(), time.process_time()
@@ -78,18 +108,24 @@ def plan(graph: Graph, devices: int, method: str, cfg: LayerwiseConfig | None = 
         strategy = BASELINES[method](graph, model.configs, devices)
     else:
         cg = CostGraph.from_model(model)
+        sc = cfg.search
         if method == "layerwise-dp":
-            r = eliminate_search(cg, cfg.search.final_limit)
+            fb = Fallback(expert_seeds(graph, model, devices), sc.mcmc_iterations, sc.mcmc_alpha,
+                          sc.mcmc_restarts, cfg.seed)
+            r = eliminate_search(cg, exact_budget=sc.exact_budget, fallback=fb)
         elif method == "brute-force":
-            r = brute_force(cg, cfg.search.final_limit)
+            r = brute_force(cg, sc.final_limit)
         else:
-            init = BASELINES["data-parallel"](graph, model.configs, devices)
-            if cfg.search.mcmc_init == "random":
+            if sc.mcmc_init == "random":
                 import random
 
                 rng = random.Random(cfg.seed)
-                init = {n: rng.randrange(len(c)) for n, c in model.configs.items()}
-            r = mcmc_search(cg, init, cfg.search.mcmc_iterations, cfg.search.mcmc_alpha, cfg.seed)
+                inits = [{n: rng.randrange(len(c)) for n, c in model.configs.items()}]
+            elif sc.mcmc_init == "data-parallel":
+                inits = [BASELINES["data-parallel"](graph, model.configs, devices)]
+            else:
+                inits = expert_seeds(graph, model, devices)
+            r = mcmc_multi(cg, inits, sc.mcmc_iterations, sc.mcmc_alpha, cfg.seed, sc.mcmc_restarts)
             series = r.series
         strategy, stats = r.assignment, dict(r.stats)
     search_s = time.perf_counter() - t0
@@ -98,16 +134,17 @@ def plan(graph: Graph, devices: int, method: str, cfg: LayerwiseConfig | None = 
 
 
 def run(job: Job, cfg: LayerwiseConfig) -> JobResult:
-    """One (workload, method, seed): predicted throughput etc. of the method's strategy."""
+    """One (workload, method, seed): predicted throughput etc. of the method's strategy (simulated)."""
+    from systems.layerwise.hardware import describe
+
     graph = build(cfg.network, cfg.batch_per_device * cfg.devices)
     p = plan(graph, cfg.devices, cfg.method, cfg)
     strategy = p.model.strategy_json(p.strategy)
     return JobResult(system="layerwise", workload=job.workload, method=job.method, seed=job.seed,
                      metrics=p.metrics(),
-                     params={"network": cfg.network, "devices": cfg.devices, "cluster": cfg.cluster,
-                             "batch": graph.batch, "transfer": cfg.cost.transfer, "sync": cfg.cost.sync,
-                             "compute": cfg.cost.compute,
+                     params={"network": cfg.network, "batch": graph.batch,
                              **{k: v for k, v in p.stats.items() if not k.endswith("_s")}},
                      series={"best_cost_s": p.series} if p.series else {},
-                     artifacts={"strategy.json": json.dumps(strategy, indent=1)},
+                     artifacts={"strategy.json": json.dumps(strategy, indent=1),
+                                "cluster.txt": describe(p.model.spec) + "\n"},
                      simulated=True)

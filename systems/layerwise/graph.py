@@ -400,6 +400,100 @@ def inception_v3(batch: int = 64) -> Graph:
     return b.graph()
 
 
+def alexnet_tf(batch: int = 512) -> Graph:
+    """AlexNet as in tf_cnn_benchmarks (227x227, conv 64-192-384-384-256): the network of TensorFlow's
+    published AlexNet throughput, used to check the compute calibration (not a search workload)."""
+    b = _B("alexnet_tf", (batch, 3, 227, 227))
+    b.conv("conv1", 64, 11, 4, 0); b.pool("pool1", 3, 2)
+    b.conv("conv2", 192, 5, 1, 2); b.pool("pool2", 3, 2)
+    b.conv("conv3", 384, 3, 1, 1); b.conv("conv4", 384, 3, 1, 1); b.conv("conv5", 256, 3, 1, 1)
+    b.pool("pool5", 3, 2)
+    b.fc("fc6", 4096); b.fc("fc7", 4096); b.fc("fc8", 1000, relu=False)
+    b.add("softmax", "softmax")
+    return b.graph()
+
+
+def densenet_block(batch: int = 8, layers: int = 6, growth: int = 32, c0: int = 64, hw: int = 28,
+                   classes: int = 16) -> Graph:
+    """A DenseNet-BC dense block (Huang et al. 2017) between a stem and a classifier: layer i reads
+    the concatenation of the stem and every earlier layer's output (1x1 bottleneck to 4*growth, then
+    3x3 to growth). Each concatenation is its own node, so the graph is not series-parallel."""
+    b = _B(f"densenet_block{layers}", (batch, 3, hw, hw))
+    feats = [b.conv("stem", c0, 3, 1, 1)]
+    for i in range(1, layers + 1):
+        inp = feats[0] if len(feats) == 1 else b.add(f"cat{i}", "concat", list(feats))
+        b.conv(f"bottleneck{i}", 4 * growth, 1, inp=inp)
+        feats.append(b.conv(f"dense{i}", growth, 3, 1, 1))
+    b.add("cat_out", "concat", list(feats))
+    b.conv("transition", c0, 1)
+    b.pool("avgpool", hw, hw, 0, "avg")
+    b.fc("fc", classes, relu=False)
+    b.add("softmax", "softmax")
+    return b.graph()
+
+
+def random_dag_edges(nodes: int, kind: str, seed: int, k: int = 4, p: float = 0.75, m: int = 2) -> list[tuple[int, int]]:
+    """Edges ``(i, j)``, ``i < j``, of a random undirected graph oriented by node index, as in
+    randomly wired networks (Xie et al. 2019): ``ws`` Watts-Strogatz(nodes, k, p), ``er``
+    Erdos-Renyi(nodes, p), ``ba`` Barabasi-Albert(nodes, m). Seeded (numpy)."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    edges: set[tuple[int, int]] = set()
+    if kind == "ws":
+        for i in range(nodes):
+            for d in range(1, k // 2 + 1):
+                edges.add(tuple(sorted((i, (i + d) % nodes))))
+        for e in sorted(edges):
+            if rng.random() < p:
+                i = e[0]
+                choices = [j for j in range(nodes) if j != i and tuple(sorted((i, j))) not in edges]
+                if choices:
+                    edges.discard(e)
+                    edges.add(tuple(sorted((i, int(rng.choice(choices))))))
+    elif kind == "er":
+        for i in range(nodes):
+            for j in range(i + 1, nodes):
+                if rng.random() < p:
+                    edges.add((i, j))
+    elif kind == "ba":
+        deg = [0] * nodes
+        for j in range(m, nodes):
+            targets: set[int] = set()
+            while len(targets) < min(m, j):
+                w = np.array([deg[i] + 1 for i in range(j)], dtype=float)
+                targets.add(int(rng.choice(j, p=w / w.sum())))
+            for i in targets:
+                edges.add((i, j))
+                deg[i] += 1
+                deg[j] += 1
+    else:
+        raise GraphError(f"unknown random graph kind {kind!r}; valid: ws, er, ba")
+    return sorted(edges)
+
+
+def randwire(batch: int = 8, nodes: int = 16, kind: str = "ws", seed: int = 0, channels: int = 32,
+             hw: int = 16, classes: int = 16, **graph_kw) -> Graph:
+    """A randomly wired network: a stem, then one 3x3 conv (ReLU) per random-graph node fed by the sum
+    (``add``) of its predecessors' outputs, nodes without predecessors reading the stem, and the sum
+    of the nodes without successors feeding pooling + classifier. Not series-parallel in general."""
+    edges = random_dag_edges(nodes, kind, seed, **graph_kw)
+    preds = {j: sorted(i for i, jj in edges if jj == j) for j in range(nodes)}
+    succs = {i: [j for ii, j in edges if ii == i] for i in range(nodes)}
+    b = _B(f"randwire_{kind}{nodes}_s{seed}", (batch, 3, hw, hw))
+    stem = b.conv("stem", channels, 3, 1, 1)
+    for j in range(nodes):
+        ins = [f"n{i}" for i in preds[j]] or [stem]
+        inp = ins[0] if len(ins) == 1 else b.add(f"n{j}_sum", "add", ins)
+        b.conv(f"n{j}", channels, 3, 1, 1, inp=inp)
+    outs = [f"n{i}" for i in range(nodes) if not succs[i]]
+    last = outs[0] if len(outs) == 1 else b.add("out_sum", "add", outs)
+    b.pool("avgpool", hw, hw, 0, "avg", inp=last)
+    b.fc("fc", classes, relu=False)
+    b.add("softmax", "softmax")
+    return b.graph()
+
+
 def tiny_alexnet(batch: int = 8) -> Graph:
     """A small AlexNet-shaped network (32x32, 10 classes) that runs in milliseconds on CPU."""
     b = _B("tiny_alexnet", (batch, 3, 32, 32))
@@ -453,9 +547,26 @@ def micro_cnn(batch: int = 8) -> Graph:
     return b.graph()
 
 
+def tiny_densenet(batch: int = 8) -> Graph:
+    """A 3-layer dense block at 8x8 (non-series-parallel, small enough to execute and brute-force-check)."""
+    return densenet_block(batch, layers=3, growth=4, c0=8, hw=8, classes=8)
+
+
+def tiny_randwire(batch: int = 8) -> Graph:
+    """A 6-node Watts-Strogatz randomly wired network at 8x8 (non-series-parallel, executable)."""
+    g = randwire(batch, nodes=6, kind="ws", seed=1, channels=8, hw=8, classes=8)
+    g.name = "tiny_randwire"
+    return g
+
+
 BUILDERS = {"alexnet": alexnet, "vgg16": vgg16, "inception_v3": inception_v3,
             "tiny_alexnet": tiny_alexnet, "tiny_vgg": tiny_vgg, "tiny_inception": tiny_inception,
-            "micro_cnn": micro_cnn}
+            "micro_cnn": micro_cnn, "alexnet_tf": alexnet_tf,
+            "densenet_block": densenet_block,
+            "randwire_ws": lambda batch=8: randwire(batch, kind="ws", seed=0),
+            "randwire_er": lambda batch=8: randwire(batch, kind="er", seed=0, p=0.25),
+            "tiny_densenet": tiny_densenet, "tiny_randwire": tiny_randwire}
+NON_SERIES_PARALLEL = ("densenet_block", "randwire_ws", "randwire_er", "tiny_densenet", "tiny_randwire")
 FULL_NETWORKS = ("alexnet", "vgg16", "inception_v3")
 TINY_NETWORKS = ("tiny_alexnet", "tiny_vgg", "tiny_inception")
 

@@ -1,10 +1,12 @@
 """Named workloads (``network@devices`` or ``network@devices/cluster``) and the suites.
 
-* ``smoke``   — micro/tiny networks on 2-4 devices, every method (seconds on a laptop CPU).
-* ``nightly`` — the three full networks at 4 and 16 devices plus the micro network, every method.
-* ``default`` — AlexNet, VGG-16 and Inception-v3 at 1, 2, 4, 8, 16 devices of the paper-like
-  P100 cluster, every method (brute force only where the joint space is small enough, i.e. at 1
-  device, plus the micro network at every device count).
+* ``smoke``   — micro/tiny networks on 2-4 devices (one not series-parallel), every method (seconds).
+* ``nightly`` — the three full networks at 4 and 16 devices, the micro network, and a DenseNet block and
+  a randomly wired network at 16 devices, every method.
+* ``default`` — AlexNet, VGG-16 and Inception-v3 at 1, 2, 4, 8, 16 devices of the paper's cluster
+  (``p100_4x4``), the micro network at every count, and the non-series-parallel graphs (DenseNet block,
+  Watts-Strogatz and Erdos-Renyi randomly wired networks) at 4, 8, 16; every method (brute force only
+  where the joint space is small enough: the micro network and one device).
 * ``full``    — ``default`` plus the tiny networks and the three networks on the 8xH100 preset.
 
 Building a suite only builds graphs and counts configurations (milliseconds); costs are computed in
@@ -37,18 +39,25 @@ def parse_workload(name: str) -> tuple[str, int, str]:
     return net, int(p), cluster or "p100_4x4"
 
 
+PAPER_NETWORKS = ("alexnet", "vgg16", "inception_v3")
+NON_SP_NETWORKS = ("densenet_block", "randwire_ws", "randwire_er")
+"""Graphs that are not series-parallel (the elimination leaves a residual graph to solve)."""
+
+
 def _suite_workloads(suite: str) -> list[str]:
     if suite == "smoke":
-        return ["micro_cnn@2", "micro_cnn@4", "tiny_alexnet@4", "tiny_inception@4"]
+        return ["micro_cnn@2", "micro_cnn@4", "tiny_alexnet@4", "tiny_inception@4", "tiny_densenet@4"]
     if suite == "nightly":
-        return ["micro_cnn@8"] + [f"{n}@{p}" for n in ("alexnet", "vgg16", "inception_v3") for p in (4, 16)]
-    base = [f"{n}@{p}" for n in ("alexnet", "vgg16", "inception_v3") for p in DEVICE_COUNTS]
+        return (["micro_cnn@8"] + [f"{n}@{p}" for n in PAPER_NETWORKS for p in (4, 16)]
+                + ["densenet_block@16", "randwire_ws@16"])
+    base = [f"{n}@{p}" for n in PAPER_NETWORKS for p in DEVICE_COUNTS]
     base += [f"micro_cnn@{p}" for p in DEVICE_COUNTS]
+    base += [f"{n}@{p}" for n in NON_SP_NETWORKS for p in (4, 8, 16)]
     if suite == "full":
-        base += [f"{n}@{p}" for n in ("tiny_alexnet", "tiny_vgg", "tiny_inception") for p in DEVICE_COUNTS]
-        base += [f"{n}@{p}/h100_8" for n in ("alexnet", "vgg16", "inception_v3") for p in (8, 16)]
+        base += [f"{n}@{p}" for n in ("tiny_alexnet", "tiny_vgg", "tiny_inception", "tiny_densenet",
+                                      "tiny_randwire") for p in DEVICE_COUNTS]
+        base += [f"{n}@{p}/h100_8" for n in PAPER_NETWORKS for p in (8, 16)]
     return base
-
 
 
 @lru_cache(maxsize=256)

@@ -18,6 +18,9 @@ METHODS: tuple[Method, ...] = (
            overrides={"optimizer": "evolve"}),
     Method("llm-agent", "optimizer", "LLM proposer over an OpenAI-compatible endpoint with AutoGuide feedback",
            overrides={"optimizer": "llm-agent"}, requires="systems.mapper.workloads:llm_unavailable"),
+    Method("optoprime", "optimizer", "Microsoft Trace OptoPrime over the same endpoint: the mapper a trainable node, "
+           "the simulator a bundled operator, AutoGuide text the feedback",
+           overrides={"optimizer": "optoprime"}, requires="systems.mapper.workloads:optoprime_unavailable"),
 )
 
 SPEC = SystemSpec(
@@ -30,7 +33,7 @@ SPEC = SystemSpec(
     configs=CONFIGS,
     suites=SUITES,
     workload_overrides=workload_overrides,
-    runner="systems.mapper.evaluate:run",
+    runner="systems.mapper.runner:run",
     benchmark_sources=("systems.mapper.apps.base", "systems.mapper.apps.matmul", "systems.mapper.apps.scientific",
                        "systems.mapper.machine", "systems.mapper.sim.simulator", "systems.mapper.sim.policy"),
     reference_baseline="expert",

@@ -17,7 +17,8 @@ class MapperConfig:
     app: str = "circuit"
     """Benchmark name (see ``systems.mapper.apps.APPS``); set by the workload."""
     machine: str | None = None
-    """Named machine (``systems.mapper.machine.MACHINES`` or ``NxG``); None = the default ``2x4``."""
+    """Machine shape (``NnGg``, ``NnGgRr`` with R ranks per physical node, or ``NxG``); None = the benchmark's
+    own machine, the shape its authors ran (2n4g; 8n1g4r for Johnson and COSMA)."""
     size: Literal["default", "small"] = "default"
     """Problem sizes: the benchmark's defaults or its ``small`` set (smoke suite)."""
     sizes: dict = field(default_factory=dict)
@@ -51,7 +52,7 @@ class MapperConfig:
 
 
 def mapper_default() -> MapperConfig:
-    """Default sizes on the 2-node x 4-GPU machine; 100 proposals or 300 s per search."""
+    """Default sizes on each benchmark's own machine; 100 proposals or 300 s per search."""
     return MapperConfig()
 
 

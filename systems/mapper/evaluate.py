@@ -1,4 +1,7 @@
-"""Evaluate mapper text on a benchmark: compile -> bind -> simulate -> :class:`Outcome`; and ``run(job)``.
+"""Evaluate mapper text on a benchmark: compile -> bind -> simulate -> :class:`Outcome`.
+
+Jobs are run by :mod:`systems.mapper.runner` (expert baseline in :mod:`systems.mapper.baselines`, optimizers
+in :mod:`systems.mapper.search`); this module imports neither, so nothing imports upward.
 
 :func:`evaluate_mapper` never raises for a bad mapper: every failure becomes an Outcome with a
 status (``compile_error``, ``mapping_error``, ``runtime_error``), the error class and its source line.
@@ -12,11 +15,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from systems.core import Job, JobResult, hardware_description
-from systems.mapper.apps import get_app
-from systems.mapper.config import MapperConfig
+from systems.mapper.apps import app_machine, get_app
 from systems.mapper.dsl import MapperCompileError, MapperError, MappingError, compile_mapper
-from systems.mapper.machine import Machine, get_machine
+from systems.mapper.machine import Machine
 from systems.mapper.sim import SimRuntimeError, lower_bound, simulate
 
 STATUSES = ("ok", "compile_error", "mapping_error", "runtime_error")
@@ -68,16 +69,18 @@ class Outcome:
         return d
 
 
-def evaluate_mapper(text: str, app: str, machine: Machine | str | None = None, **size) -> Outcome:
-    """Compile ``text``, simulate benchmark ``app`` (sizes ``**size``) on ``machine``; never raises for bad mappers."""
+def evaluate_mapper(text: str, app: str, machine: Machine | str | None = None, dialect: str = "real",
+                    **size) -> Outcome:
+    """Compile ``text`` (``dialect``: real, the default, or extended), simulate benchmark ``app`` (sizes
+    ``**size``) on ``machine`` (default: the benchmark's own); never raises for bad mappers."""
     t0 = time.perf_counter()
-    m = get_machine(machine)
+    m = app_machine(app, machine)
     the_app = get_app(app, m, **size)
     bound = lower_bound(the_app, m)
     lb = bound["lower_bound_s"]
     base = dict(app=app, machine=m.name, lower_bound_s=lb)
     try:
-        mapper = compile_mapper(text)
+        mapper = compile_mapper(text, dialect)
         result = simulate(the_app, mapper, m)
     except MapperCompileError as exc:
         return Outcome("compile_error", str(exc), exc.line, exc.column, exc.kind, eval_s=time.perf_counter() - t0, **base)
@@ -106,28 +109,8 @@ def outcome_metrics(out: Outcome) -> dict[str, float]:
     return metrics
 
 
-def run(job: Job, cfg: MapperConfig) -> JobResult:
-    """One (benchmark, method, seed) job: evaluate the expert mapper (``cfg.optimizer`` None) or search."""
-    if cfg.optimizer is not None:
-        from systems.mapper.search import run_search_job
-
-        return run_search_job(job, cfg)
-    from systems.mapper.experts import expert_mapper
-
-    t0 = time.perf_counter()
-    text = expert_mapper(cfg.app)
-    sizes = cfg.resolved_sizes()
-    out = evaluate_mapper(text, cfg.app, cfg.machine, **sizes)
-    if not out.ok:
-        raise RuntimeError(f"expert mapper for {job.workload} failed: {out.status} ({out.error_kind}): {out.message}")
-    return JobResult(system=job.system, workload=job.workload, method=job.method, seed=job.seed, suite=job.suite,
-                     metrics=outcome_metrics(out),
-                     params={"machine": out.machine, "sizes": sizes, "evaluations": 1},
-                     artifacts={"mapper.dsl": text, "profile.json": _json(out.profile)},
-                     hardware=hardware_description(), wall_s=time.perf_counter() - t0, simulated=True)
-
-
-def _json(obj) -> str:
+def to_json(obj) -> str:
+    """Indented, sorted JSON of a profile (artifacts)."""
     import json
 
     return json.dumps(obj, indent=1, sort_keys=True, default=str)

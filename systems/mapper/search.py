@@ -7,7 +7,10 @@ simulator is deterministic; this is checked before returning).
 
 Optimizers (:data:`OPTIMIZERS`): ``random-search``, ``scalar-tuner`` (OpenTuner-style, scalar
 reward only — a reconstruction, not OpenTuner), ``evolve`` (statement-editing local search
-reading the feedback), ``llm-agent`` (an OpenAI-compatible LLM; needs an endpoint).
+reading the feedback), ``llm-agent`` (an OpenAI-compatible LLM; needs an endpoint) and
+``optoprime`` (Microsoft Trace's OptoPrime over the same endpoint; needs ``make llm``).
+An LLM optimizer checks its endpoint before the first iteration and fails with one line when it
+cannot be used.
 All offline optimizers start from scratch (the default mapper or random points), never from
 the expert mapper, so beating the expert is not built in.
 """
@@ -25,6 +28,8 @@ from systems.mapper.agent.feedback import LEVELS, Feedback, autoguide, malformed
 from systems.mapper.agent.llm import LLMConfig, llm_config_from_env
 from systems.mapper.agent.optimizers import Evolve, Proposal, RandomSearch, ScalarTuner
 from systems.mapper.agent.space import MapperSpace
+from systems.mapper.evaluate import evaluate_mapper
+from systems.mapper.experts import expert_mapper
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +59,8 @@ OPTIMIZERS: dict[str, OptimizerInfo] = {
                             False, "guide", True),
     "llm-agent": OptimizerInfo("llm-agent", "LLM proposer over an OpenAI-compatible endpoint with "
                                "AutoGuide feedback in the prompt", True, "guide", True),
+    "optoprime": OptimizerInfo("optoprime", "Microsoft Trace OptoPrime: the mapper is a trainable node, the "
+                               "simulator a bundled operator, AutoGuide text the feedback", True, "guide", True),
 }
 
 
@@ -68,7 +75,7 @@ class SearchConfig:
     seed: int = 0
     """Seed of every random choice."""
     feedback: str = "guide"
-    """Feedback level given to feedback-reading optimizers: score | raw | guide."""
+    """Feedback level given to feedback-reading optimizers: score | raw | explain | guide | oracle."""
 
 
 @dataclass
@@ -99,6 +106,18 @@ class IterationRecord:
     """LLM completion tokens."""
     cost_usd: float = 0.0
     """LLM cost at the configured prices."""
+    llm_latency_s: float = 0.0
+    """Seconds the LLM request took (retries included; 0 offline)."""
+    grammar: str = ""
+    """Grammar mode actually sent with the request (off | gbnf | lark-tool; empty offline)."""
+    finish_reason: str | None = None
+    """Why the LLM stopped (``length`` = cut at max_tokens)."""
+    model: str | None = None
+    """The model the server said answered."""
+    message: str = ""
+    """First line of the outcome's message (why it failed)."""
+    proposal: str = ""
+    """The proposed mapper text (or the raw reply when it held no mapper); LLM optimizers only."""
 
 
 @dataclass
@@ -180,6 +199,13 @@ def make_proposer(optimizer: str, space: MapperSpace, seed: int, feedback: str, 
         cfg = llm or llm_config_from_env()
         desc = app.describe() if hasattr(app, "describe") else str(app)
         return LLMProposer(cfg, desc, _describe_machine(machine), level=feedback, seed=seed, client=llm_client)
+    if optimizer == "optoprime":
+        from systems.mapper.agent.optoprime import OptoPrimeProposer
+
+        cfg = llm or llm_config_from_env()
+        desc = app.describe() if hasattr(app, "describe") else str(app)
+        return OptoPrimeProposer(cfg, desc, _describe_machine(machine), start=space.render(space.default()).text,
+                                 level=feedback, seed=seed, client=llm_client)
     raise SearchError(f"unknown optimizer {optimizer!r}; valid: {', '.join(OPTIMIZERS)}")
 
 
@@ -204,15 +230,12 @@ def search(app: str, optimizer: str, iterations: int = 10, seed: int = 0, feedba
     ``llm-agent``); scalar-only optimizers always get ``score``. ``progress(record)`` is called
     after each iteration when given.
     """
-    from systems.mapper.evaluate import evaluate_mapper
-    from systems.mapper.experts import expert_mapper
-
     validate(optimizer, iterations, feedback, wall_s)
     info = OPTIMIZERS[optimizer]
     level = feedback if info.reads_feedback else "score"
-    from systems.mapper.machine import get_machine
+    from systems.mapper.apps import app_machine
 
-    machine = get_machine(machine)
+    machine = app_machine(app, machine)
     size = dict(size or {})
     app_obj = _load_app(app, machine, size)
     space = MapperSpace(app_obj)
@@ -221,6 +244,8 @@ def search(app: str, optimizer: str, iterations: int = 10, seed: int = 0, feedba
         cfg = llm or llm_config_from_env()
     proposer = make_proposer(optimizer, space, seed, level, app=app_obj, machine=machine, llm=cfg,
                              llm_client=llm_client)
+    if hasattr(proposer, "preflight"):
+        proposer.preflight()  # an unusable endpoint fails here, before any iteration
 
     expert_text = expert_mapper(app)
     expert_out = evaluate_mapper(expert_text, app, machine, **size)
@@ -256,11 +281,16 @@ def search(app: str, optimizer: str, iterations: int = 10, seed: int = 0, feedba
         if t_it is not None and t_it < best_t:
             best_t, best_text = t_it, prop.text
         proposer.observe(prop, t_it, fb)
+        msg = prop.malformed if prop.malformed is not None else (out.message if status != "ok" else "")
         rec = IterationRecord(it, status, t_it, best_t if best_text else None, kind if status != "ok" else None,
                               prop.note, fb.text, tp, te,
                               prompt_tokens=float(prop.usage.get("prompt_tokens", 0.0)),
                               completion_tokens=float(prop.usage.get("completion_tokens", 0.0)),
-                              cost_usd=float(prop.usage.get("cost_usd", 0.0)))
+                              cost_usd=float(prop.usage.get("cost_usd", 0.0)),
+                              llm_latency_s=float(prop.usage.get("llm_latency_s", 0.0)),
+                              grammar=str(prop.meta.get("grammar", "")), finish_reason=prop.meta.get("finish_reason"),
+                              model=prop.meta.get("model"), message=(msg or "").strip().split("\n")[0][:300],
+                              proposal=prop.text if info.needs_llm else "")
         records.append(rec)
         history.append(rec.best_time_s)
         if progress:
@@ -277,7 +307,22 @@ def search(app: str, optimizer: str, iterations: int = 10, seed: int = 0, feedba
         best_time_s=best_t if best_text else None, best_mapper=best_text, expert_time_s=expert_t,
         speedup=(expert_t / best_t) if best_text else None, lower_bound_s=lower,
         iterations=len(records), wall_s=wall, history=history, records=records, expert_mapper=expert_text,
-        stopped_by=stopped, machine=getattr(machine, "name", ""), llm=(cfg.public_dict() if cfg else {}))
+        stopped_by=stopped, machine=getattr(machine, "name", ""), llm=(_llm_public(cfg, records) if cfg else {}))
+
+
+def _llm_public(cfg: LLMConfig, records: list[IterationRecord]) -> dict[str, Any]:
+    """Recordable LLM settings of a run: endpoint, model (and which one answered), grammar, prompt versions."""
+    from systems.mapper.agent import grammar
+    from systems.mapper.agent.prompt import REFERENCE_SHA, REFERENCE_VERSION
+
+    d = dict(cfg.public_dict())
+    answered = sorted({r.model for r in records if r.model})
+    d["llm_answered_by"] = ", ".join(answered) if answered else "-"
+    d["dsl_reference"] = f"{REFERENCE_VERSION} sha256:{REFERENCE_SHA}"
+    d["dsl_grammar_sha"] = grammar.file_hash()[:12]
+    sent = sorted({r.grammar for r in records if r.grammar})
+    d["llm_grammar_sent"] = ", ".join(sent) if sent else "-"
+    return d
 
 
 def run_search_job(job, mcfg):
@@ -297,12 +342,15 @@ def run_search_job(job, mcfg):
         raise RuntimeError(f"{job.method} found no working mapper for {job.workload} in {res.iterations} "
                            f"iterations; last feedback: {res.records[-1].feedback if res.records else '-'}")
     nfail = sum(r.status != "ok" for r in res.records)
+    compiled = sum(r.status not in ("compile_error", "malformed") for r in res.records)
     metrics = {"time_s": res.best_time_s, "expert_time_s": res.expert_time_s, "speedup": res.speedup,
                "iterations": float(res.iterations), "search_wall_s": res.wall_s,
                "failed_iterations": float(nfail),
                "prompt_tokens": sum(r.prompt_tokens for r in res.records),
                "completion_tokens": sum(r.completion_tokens for r in res.records),
-               "cost_usd": sum(r.cost_usd for r in res.records)}
+               "cost_usd": sum(r.cost_usd for r in res.records),
+               "compile_rate": compiled / max(1, res.iterations),
+               "llm_latency_s": sum(r.llm_latency_s for r in res.records)}
     if res.lower_bound_s:
         metrics["lower_bound_s"] = float(res.lower_bound_s)
         metrics["bound_ratio"] = res.best_time_s / float(res.lower_bound_s)
@@ -318,9 +366,20 @@ def run_search_job(job, mcfg):
                   "feedback": res.feedback, "stopped_by": res.stopped_by, "first_ok_iteration": first_ok,
                   **res.llm}
     log_lines = [f"{r.iteration}\t{r.status}\t{r.time_s}\t{r.best_time_s}\t{r.note}" for r in res.records]
+    artifacts = {"best_mapper.dsl": res.best_mapper, "expert_mapper.dsl": res.expert_mapper,
+                 "search_log.tsv": "iteration\tstatus\ttime_s\tbest_time_s\tnote\n" + "\n".join(log_lines) + "\n"}
+    if info.needs_llm:
+        artifacts["proposals.jsonl"] = proposals_jsonl(res.records)
     return JobResult(system=job.system, workload=job.workload, method=job.method, seed=job.seed, suite=job.suite,
-                     metrics=metrics, params=out_params, series=series,
-                     artifacts={"best_mapper.dsl": res.best_mapper, "expert_mapper.dsl": res.expert_mapper,
-                                "search_log.tsv": "iteration\tstatus\ttime_s\tbest_time_s\tnote\n"
-                                + "\n".join(log_lines) + "\n"},
+                     metrics=metrics, params=out_params, series=series, artifacts=artifacts,
                      simulated=True, wall_s=res.wall_s)
+
+
+def proposals_jsonl(records: list[IterationRecord]) -> str:
+    """One JSON object per iteration: the proposal, whether it compiled and why not, tokens, cost, latency."""
+    import json
+
+    keep = ("iteration", "status", "error_kind", "message", "time_s", "best_time_s", "note", "prompt_tokens",
+            "completion_tokens", "cost_usd", "llm_latency_s", "grammar", "finish_reason", "model", "proposal",
+            "feedback")
+    return "".join(json.dumps({k: getattr(r, k) for k in keep}) + "\n" for r in records)

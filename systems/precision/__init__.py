@@ -23,20 +23,26 @@ METHODS: tuple[Method, ...] = (
     Method("ours-no-promotion", "ablation", "pi_ours without precision promotion"),
 )
 
+# The headline is the paper's measure: the share of tensor elements held in low precision (from bits,
+# as the authors' code logs it), divided by pi_op's, at matched accuracy (quality gate: mean accuracy
+# within 1 point of pi_op's; the benchmark uses the paired-seed CI instead). Total memory (memory_mb)
+# is reported beside it with its cap M(pi_op)/M(pi_unif(lo)) (memory_cap_op).
 SPEC = SystemSpec(
     name="precision",
     description="which training tensors live in 8-bit vs 16-bit floats (pi_ours(r) vs HFP8 pi_op)",
-    primary_metric="memory_mb",
-    direction="min",
+    primary_metric="low_share",
+    direction="max",
     methods=METHODS,
     configs=CONFIGS,
     suites=SUITES,
     workload_overrides=workload_overrides,
     runner="systems.precision.evaluate:run",
-    benchmark_sources=("systems.precision.workloads", "systems.precision.data", "systems.precision.models"),
+    benchmark_sources=("systems.precision.workloads", "systems.precision.data", "systems.precision.models",
+                       "systems.precision.evaluate", "systems.precision.train", "systems.precision.floatfmt",
+                       "systems.precision.search", "systems.precision.baselines", "systems.precision.assign"),
     reference_baseline="pi-op",
-    quality=QualityGate("accuracy", "max", 0.005),
-    benchmark_version="1",
+    quality=QualityGate("accuracy", "max", 0.01),
+    benchmark_version="2",
 )
 
 __all__ = ["SPEC", "quantize"]

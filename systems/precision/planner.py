@@ -15,7 +15,7 @@ from systems.precision.assign import Assignment
 from systems.precision.graph import NetGraph, trace
 from systems.precision.models import build_model
 
-DATASET_SHAPES = {"digits": (1, 8, 8), "mnist": (1, 28, 28)}
+DATASET_SHAPES = {"digits": (1, 8, 8), "mnist": (1, 28, 28), "contrast": (1, 16, 16)}
 """Native input shape (C, H, W) per dataset."""
 
 

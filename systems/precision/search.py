@@ -17,6 +17,17 @@ from systems.precision.graph import NetGraph
 Order = Literal["largest", "smallest", "random"]
 RANDOM_ORDER_SEEDS = (123, 456, 789)
 """The paper's seeds for the random-order ablation."""
+R_WINDOW = 0.1
+"""Width of the r-window: the authors' scripts pass ``[r, r + 0.1]`` and skip a run whose achieved
+share falls outside (``r`` = 0 and 1 are always accepted)."""
+
+
+def in_r_window(r: float, achieved: float, width: float = R_WINDOW) -> bool:
+    """The authors' acceptance test (``main.py``: ``r_min in (0, 1) or r_min <= r_cur <= r_max``) on the
+    achieved element share of the chosen groups (GP included, as ``get_ids_chosen`` counts it)."""
+    if r in (0.0, 1.0):
+        return True
+    return r - 1e-12 <= achieved <= r + width + 1e-12
 
 
 def group_order(graph: NetGraph, order: Order = "largest", seed: int = 123) -> list[int]:

@@ -19,6 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from systems.precision import floatfmt
+from systems.precision.analysis import plateaued
 from systems.precision.assign import Assignment
 from systems.precision.config import TrainConfig
 from systems.precision.emulate import Emulator
@@ -83,6 +85,10 @@ class TrainResult:
     """Loss scale at the end of every epoch."""
     promoted: list[str] = field(default_factory=list)
     """Promoted tensor ids in order."""
+    converged: bool = False
+    """The plateau criterion of :func:`systems.precision.analysis.plateaued` holds at the end."""
+    backend: str = ""
+    """How the roundings ran (``native`` / ``compiled`` / ``eager`` / a fallback with its reason)."""
 
 
 def evaluate_accuracy(emu: Emulator | None, model: nn.Module, x: torch.Tensor, y: torch.Tensor,
@@ -102,10 +108,21 @@ def evaluate_accuracy(emu: Emulator | None, model: nn.Module, x: torch.Tensor, y
 def train(model: nn.Module, assignment: Assignment, data, cfg: TrainConfig,
           promotion: bool = True, num_classes: int = 10) -> TrainResult:
     """Train ``model`` in place under ``assignment`` (mutated by promotion) and report."""
+    prev = floatfmt.set_backend(floatfmt.get_backend() if cfg.backend == "auto" else cfg.backend)  # type: ignore
+    try:
+        res = _train(model, assignment, data, cfg, promotion, num_classes)
+        res.backend = floatfmt.backend_info()
+        return res
+    finally:
+        floatfmt.set_backend(prev)
+
+
+def _train(model: nn.Module, assignment: Assignment, data, cfg: TrainConfig, promotion: bool,
+           num_classes: int) -> TrainResult:
     x_tr, y_tr, x_te, y_te = data
     is_fp32 = all(f is None for f in assignment.formats.values())
     emu = Emulator(model, assignment, record=(cfg.record_overflow or cfg.record_gradient_overflow) and not is_fp32,
-                   record_gradients=cfg.record_gradient_overflow)
+                   record_gradients=cfg.record_gradient_overflow, rounding=cfg.rounding)
     params = list(model.parameters())
     opt = torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
     n = len(x_tr)
@@ -180,4 +197,5 @@ def train(model: nn.Module, assignment: Assignment, data, cfg: TrainConfig,
     res.skipped_steps = scaler.skipped if scaler else 0
     res.step_s = sorted(step_times)[len(step_times) // 2]
     res.diverged = nonfinite or not math.isfinite(res.final_loss) or res.accuracy < 2.0 / num_classes
+    res.converged = not res.diverged and plateaued(res.accuracy_per_epoch, res.loss_per_epoch)
     return res

@@ -26,7 +26,7 @@ class Workload:
     """A dataset and a model."""
 
     dataset: str
-    """``digits`` or ``mnist``."""
+    """``digits``, ``mnist`` or ``contrast`` (synthetic, built to be hard in 8 bits)."""
     model: str
     """Model name."""
     width: float | None = None
@@ -50,6 +50,9 @@ WORKLOADS: dict[str, Workload] = {
     "mnist-mobilenetv2": Workload("mnist", "mobilenetv2", image_size=14),
     "mnist-shufflenetv2": Workload("mnist", "shufflenetv2", image_size=14),
     "mnist-squeezenet": Workload("mnist", "squeezenet", image_size=14),
+    "mnist28-resnet18": Workload("mnist", "resnet18"),
+    "contrast-tiny": Workload("contrast", "tiny", width=2.0, train_size=4000),
+    "contrast-resnet18": Workload("contrast", "resnet18", train_size=4000),
 }
 """Workload name -> definition."""
 
@@ -83,12 +86,32 @@ def _suite(workloads: tuple[str, ...], methods: tuple[str, ...], rs: tuple[float
                       wants_gpu=workloads[0].startswith("mnist")), seeds=seeds, description=description)
 
 
+BENCH_RS = (0.2, 0.4, 0.6, 0.8, 1.0)
+"""r values of pi_ours in the benchmark suites."""
+BENCH_SEEDS = (0, 1, 2)
+"""Paired seeds of the benchmark suites (same seed = same initialisation and data order for every method)."""
+
+
+def _bench(workloads: tuple[str, ...], epochs: int, rs: tuple[float, ...], ablation_rs: tuple[float, ...],
+           description: str) -> Suite:
+    methods = ("fp32", "pi-op", "amp", "unif-lo", "ours", "ours-smallest-first", "ours-no-promotion")
+    return _suite(workloads, methods, rs, ablation_rs, epochs=epochs, seeds=BENCH_SEEDS, description=description)
+
+
 SUITES: dict[str, Suite] = {
-    "smoke": _suite(("digits-tiny",), ("ours", "fp32", "pi-op", "unif-lo"), (0.7,), (), epochs=3),
+    "smoke": _suite(("digits-tiny",), ("ours", "fp32", "pi-op", "unif-lo"), (0.6,), (), epochs=3),
     "nightly": _suite(("digits-tiny", "digits-resnet18"), METHODS, (0.3, 0.5, 0.7, 0.9), (0.7,), epochs=6),
     "default": _suite(("digits-resnet18", "digits-mobilenetv2", "digits-shufflenetv2", "digits-squeezenet"),
                       METHODS, (0.2, 0.4, 0.6, 0.8, 1.0), (0.6,), epochs=8),
     "full": _suite(("mnist-resnet18", "mnist-mobilenetv2", "mnist-shufflenetv2", "mnist-squeezenet"), METHODS,
                    tuple(round(0.1 * i, 1) for i in range(11)), (0.4, 0.7, 1.0), epochs=15, seeds=(0, 1, 2)),
 }
+SUITES["bench"] = _bench(("contrast-tiny", "digits-resnet18"), 10, BENCH_RS, (0.6,),
+                         "benchmark: paired seeds, r-sweep with ablations on the task where 8 bits hurt and digits")
+SUITES["bench-large"] = _bench(("contrast-resnet18",), 10, BENCH_RS, (0.6,),
+                               "the same on ResNet-18 (~200 s per FP32 job on one CPU thread; for a longer run or a GPU)")
+SUITES["bench-quick"] = Suite(grid(("contrast-tiny",), ("fp32", "pi-op", "unif-lo", "ours", "ours-smallest-first"),
+                                   overrides={"epochs": 4, "train_size": 2000},
+                                   variants={"ours": [{"r": 0.6}, {"r": 1.0}], "ours-smallest-first": [{"r": 0.6}]}),
+                              seeds=(0, 1), description="benchmark --quick (a few minutes; 2 seeds)")
 """Suite name -> entries (``ours*`` once per r, carried in the job's overrides)."""

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-BENCHMARKS = ["hag", "mapper", "precision", "layerwise", "moe"]
+BENCHMARKS = ["platform", "hag", "mapper", "precision", "layerwise", "moe"]
 
 
 @pytest.mark.slow

@@ -90,7 +90,7 @@ def test_system_page(dash_env, system):
         "layerwise": ["Throughput vs device count", "Chosen parallelization per layer"],
         "mapper": ["Best-so-far makespan", "Speedup over the expert", "Winning mapper", "lower bound"],
         "moe": ["Per method", "Over training"],
-        "precision": ["Memory–accuracy trade-off"],
+        "precision": ["Share–accuracy trade-off", "Headline"],
         "toy": [],
     }[system]
     subheaders = " | ".join(h.value for h in at.subheader)

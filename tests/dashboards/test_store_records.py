@@ -44,4 +44,4 @@ def test_job_runs_record_their_resolved_config(dash_env):
     assert row["p.config.name"] == "debug_cpu"
     assert row["p.config.search.capacity_frac"] == "0.25" and row["p.config.train.lr"] == "0.01"
     cfg = json.loads(store.artifact_text(c, row["run_id"], "config.json"))
-    assert cfg["name"] == "debug_cpu" and cfg["config"]["train"]["kernel"] == "csr"
+    assert cfg["name"] == "debug_cpu" and cfg["config"]["train"]["kernel"] == "fused"

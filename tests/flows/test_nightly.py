@@ -136,7 +136,7 @@ def _cli(*args, env=None):
 def test_cli_serve_needs_a_prefect_server():
     r = _cli("serve", "--register-only", env={"PREFECT_API_URL": ""})
     assert r.exit_code == 2
-    assert "PREFECT_API_URL is not set" in r.output and "Traceback" not in r.output
+    assert "PREFECT_API_URL: not set" in r.output and "Traceback" not in r.output
 
 
 @pytest.mark.parametrize("args, msg", [

@@ -57,6 +57,48 @@ def test_failed_job_is_a_failed_child_run(toy_run):
     assert parent.data.tags["syslab.n_failed"] == "1"
 
 
+def _prefect_states(flow_run_id: str) -> tuple[str, dict[str, str]]:
+    from prefect import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    with get_client(sync_client=True) as c:
+        fr = c.read_flow_run(flow_run_id)
+        trs = c.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[fr.id])), limit=100)
+        return fr.state.name, {t.name: t.state.type.value for t in trs}
+
+
+def test_prefect_states_tell_the_truth(toy_run):
+    """A failed job is a Failed task run; the flow is Completed only when all jobs are ok (here: Partial)."""
+    summary, _, _ = toy_run
+    _, parent, children = mlflow_runs("toy", summary["mlflow_run_id"])
+    flow_state, tasks = _prefect_states(parent.data.tags["syslab.prefect_flow_run_id"])
+    assert flow_state == "Partial"
+    assert tasks == {"toy/w1/expert/s0": "COMPLETED", "toy/w1/fast/s0": "COMPLETED",
+                     "toy/w1/boom/s0": "FAILED", "toy/w1/crashy/s0": "COMPLETED"}
+    ids = {r.data.tags["syslab.prefect_task_run_id"] for r in children}
+    assert len(ids) == 4 and "" not in ids
+
+
+def test_attempts_timing_and_system_tags(toy_run):
+    summary, _, _ = toy_run
+    _, parent, children = mlflow_runs("toy", summary["mlflow_run_id"])
+    by = {r.data.tags["syslab.method"]: r for r in children}
+    crashy = by["crashy"].data.metrics
+    assert crashy["ray_attempts"] == 2 and crashy["ray_retry_lost_s"] > 0.4  # killed 0.5 s after it started
+    assert all(by[m].data.metrics["ray_attempts"] == 1 and by[m].data.metrics["ray_retry_lost_s"] == 0
+               for m in ("expert", "fast", "boom"))
+    imports = [r.data.metrics["import_s"] for r in children]
+    assert all(x >= 0 for x in imports)
+    assert abs(parent.data.metrics["worker_import_s"] - sum(imports)) < 1e-6
+    pm = parent.data.metrics
+    assert abs(pm["overhead_s"] - (pm["wall_s"] - pm["job_compute_s"] - pm["worker_import_s"])) < 1e-6
+    for run in (parent, *children):
+        t = run.data.tags
+        assert t["mlflow.user"] and t["mlflow.source.type"] == "LOCAL" and t["mlflow.source.name"]
+        assert len(t.get("mlflow.source.git.commit", "")) == 40
+    assert all(r.data.tags["syslab.ray_node_id"] for r in children)
+
+
 def test_killed_worker_is_retried_and_recorded_once(toy_run):
     summary, crash_dir, killed = toy_run
     assert killed.get("pid"), "the crashy job never started"

@@ -2,7 +2,9 @@
 
 Methods: ``expert`` (baseline, value 2.0), ``fast`` (value 1.0), ``boom`` (raises),
 ``crashy`` (first attempt records its pid in ``$TOY_CRASH_DIR`` and hangs until killed; the
-retry returns normally and counts its attempts there).
+retry returns normally and counts its attempts there), ``sleepy`` (sleeps ``$TOY_SLEEP_S``, default
+1 s, while a marker ``$TOY_CRASH_DIR/running/<ray node id>-<pid>`` exists; every attempt is logged
+in ``$TOY_CRASH_DIR/ran``: the multi-node cluster test uses it to find and kill a busy node).
 """
 
 import os
@@ -30,7 +32,28 @@ def workload_overrides(name: str) -> dict:
     return {}
 
 
+def _sleepy(job: Job) -> None:
+    d = Path(os.environ["TOY_CRASH_DIR"])
+    try:
+        import ray
+
+        node = ray.get_runtime_context().get_node_id()
+    except Exception:  # noqa: BLE001 - not under Ray
+        node = "local"
+    (d / "running").mkdir(exist_ok=True)
+    marker = d / "running" / f"{node}-{os.getpid()}"
+    with open(d / "ran", "a") as f:
+        f.write(f"{job.key} {node} {os.getpid()}\n")
+    marker.touch()
+    try:
+        time.sleep(float(os.environ.get("TOY_SLEEP_S", "1")))
+    finally:
+        marker.unlink(missing_ok=True)
+
+
 def run(job: Job, cfg: ToyConfig) -> JobResult:
+    if job.method == "sleepy":
+        _sleepy(job)
     if job.method == "boom":
         raise ValueError("toy job exploded on purpose")
     if job.method == "crashy":
@@ -47,9 +70,13 @@ def run(job: Job, cfg: ToyConfig) -> JobResult:
 
 
 _ALL = ("expert", "fast", "boom", "crashy")
+_CLUSTER = Suite(grid(("w1", "w2"), ("expert", "sleepy")), seeds=(0, 1, 2, 3),
+                 description="8 sleepy jobs + the expert: spreads over the nodes of a cluster")
 SPEC = SystemSpec(name="toy", description="platform test system", primary_metric="time_s", direction="min",
-                  methods=(Method("expert", "baseline"), Method("fast"), Method("boom"), Method("crashy")),
+                  methods=(Method("expert", "baseline"), Method("fast"), Method("boom"), Method("crashy"),
+                           Method("sleepy")),
                   configs={"default": ToyConfig}, workload_overrides=workload_overrides,
                   suites={**{s: Suite(grid(("w1", "w2"), ("expert", "fast"))) for s in ("smoke", "default", "nightly")},
-                          "faults": Suite(grid(("w1", "w2"), _ALL), description="with the failing methods")},
+                          "faults": Suite(grid(("w1", "w2"), _ALL), description="with the failing methods"),
+                          "cluster": _CLUSTER},
                   reference_baseline="expert", runner="tests.flows.toy_system:run")

@@ -61,17 +61,39 @@ def test_prefect_server_script_binds_where_asked():
     assert args == ["server", "start", "--host", "0.0.0.0", "--port", "4300"]
 
 
-def test_worker_image_installs_the_pinned_lock_file():
+def _copy_sources(text: str) -> list[str]:
+    out = []
+    for line in re.findall(r"^COPY (.+)$", text, re.M):
+        parts = line.split()
+        out += [p for p in parts[:-1] if not p.startswith("--")]
+    return out
+
+
+def test_worker_image_installs_the_pinned_lock_file_and_bakes_in_the_code():
     text = (INFRA / "worker.Dockerfile").read_text()
     assert re.search(r"^FROM python:3\.11", text, re.M)
     assert re.search(r"pip install .*-r requirements/lock\.txt", text)
     assert "pip install --no-deps -e ." in text  # syslab itself must not re-resolve the pins
-    for src in re.findall(r"^COPY (\S+) ", text, re.M):
+    sources = _copy_sources(text)
+    for src in sources:
         assert (REPO / src).exists(), f"COPY source {src} missing from the repo"
+    for pkg in ("systems", "flows", "prefect.yaml", "requirements/lock.txt"):
+        assert pkg in sources, f"{pkg} is not baked into the image"
+    assert "VOLUME" not in text and re.search(r"^ENV .*SYSLAB_GIT_SHA=\$\{SYSLAB_GIT_SHA\}", text, re.M | re.S)
+    assert re.search(r"^USER 1000$", text, re.M)
     lock = (REPO / "requirements" / "lock.txt").read_text()
     pins = dict(line.split("==", 1) for line in lock.splitlines() if "==" in line and not line.startswith("#"))
-    for pkg in ("prefect", "prefect-ray", "mlflow", "torch", "psycopg2-binary", "asyncpg"):
+    for pkg in ("prefect", "prefect-ray", "mlflow", "torch", "psycopg2-binary", "asyncpg", "ray"):
         assert pkg in pins, f"{pkg} is not pinned in requirements/lock.txt"
+
+
+def test_worker_image_context_keeps_what_it_copies():
+    """infra/worker.Dockerfile.dockerignore excludes everything but the COPY sources."""
+    ignore = [line.strip() for line in (INFRA / "worker.Dockerfile.dockerignore").read_text().splitlines()
+              if line.strip() and not line.startswith("#")]
+    assert ignore[0] == "*"
+    kept = {line[1:].rstrip("/") for line in ignore if line.startswith("!")}
+    assert set(_copy_sources((INFRA / "worker.Dockerfile").read_text())) <= kept
 
 
 @pytest.mark.parametrize("doc", ["infra/README.md", "docs/nightly.md"])

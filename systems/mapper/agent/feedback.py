@@ -1,16 +1,28 @@
 """AutoGuide: turn one evaluation outcome into feedback for the next proposal.
 
-Three levels, selectable for the ablation (the paper's "Agent-System Interface"):
+Levels for the ablation (the paper's "Agent-System Interface"), least to most informative:
 
-- ``score`` — the number only (what a scalar tuner such as OpenTuner sees): the simulated time,
+- ``score``   — the number only (what a scalar tuner such as OpenTuner sees): the simulated time,
   or "failed" without any reason.
-- ``raw``   — the system's own output: status, the error message with its line/column, the time.
-- ``guide`` — explain + suggest: what went wrong in words, the offending statement quoted
-  (compile errors are localised to the statement that contains the failing line, in the spirit
-  of SPoC's compile-error credit assignment), and concrete edits to try (stride error → which
-  layout; OOM in FBMEM → ZCMEM/SYSMEM or ``InstanceLimit``; copy-dominated profile →
-  placement). Suggestions are also returned as structured :class:`Suggestion` objects so the
-  offline ``evolve`` optimizer can act on them the way an LLM acts on the text.
+- ``raw``     — the system's own output: status, the runtime's message, the failing line (number and
+  text), the time.
+- ``explain`` — raw + an interpretation of the outcome: what the error class means, the whole
+  failing statement (compile errors are localised to the statement that contains the failing
+  line, in the spirit of SPoC's compile-error credit assignment); on success, where the time goes
+  (time by task, copies by channel, processor busy fractions, peak memory) and what that means.
+- ``guide``   — explain + suggest: which *kind* of change addresses the outcome (another layout
+  order for the task and region the stride error names, less framebuffer residency after an
+  out-of-memory, placement for copy-dominated runs, ...).
+
+``explain`` and ``guide`` are derived from the run's outcome only (its status, message, failing
+line and profile, plus the names in the application description the proposer also sees): never
+from the optimum, the simulator's lower bound or a known fix. The previous, richer hints — the
+lower bound ("N x above it"), exact DSL statements to paste, the launcher that needs the
+``InstanceLimit``, "distribute X blockwise over all GPUs" — are kept as a separate ``oracle`` level,
+for ablations only.
+
+Suggestions are also returned as structured :class:`Suggestion` objects so that the offline
+``evolve`` optimizer can act on them the way an LLM acts on the text.
 
 The outcome is read duck-typed (``status, message, line, column, error_kind, time_s,
 lower_bound_s, profile``) as produced by :func:`systems.mapper.evaluate.evaluate_mapper`.
@@ -23,8 +35,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-LEVELS: tuple[str, ...] = ("score", "raw", "guide")
-"""Feedback levels, least to most informative."""
+LEVELS: tuple[str, ...] = ("score", "raw", "explain", "guide", "oracle")
+"""Feedback levels, least to most informative (``oracle`` knows more than the run's outcome)."""
+PAPER_LEVELS: tuple[str, ...] = ("score", "raw", "explain", "guide")
+"""The levels derived from the outcome alone (the paper's ablation)."""
 
 
 @dataclass
@@ -50,7 +64,7 @@ class Feedback:
     """What the proposer sees after one iteration."""
 
     level: str
-    """Feedback level that produced it (``score``/``raw``/``guide``)."""
+    """Feedback level that produced it (one of :data:`LEVELS`)."""
     status: str
     """Outcome status: ``ok`` | ``compile_error`` | ``mapping_error`` | ``runtime_error`` | ``malformed``."""
     time_s: float | None
@@ -60,9 +74,9 @@ class Feedback:
     line: int | None = None
     """Failing source line (None at ``score`` level or when not a source error)."""
     statement: str | None = None
-    """The failing statement's text (``guide`` only)."""
+    """The failing statement's text (``explain`` and up)."""
     suggestions: list[Suggestion] = field(default_factory=list)
-    """Structured suggestions (``guide`` only)."""
+    """Structured suggestions (``guide`` and ``oracle``)."""
     error_kind: str | None = None
     """The outcome's error class, visible from ``raw`` up."""
 
@@ -169,11 +183,11 @@ def _current_layout(mapper: str, task: str | None, region: str | None) -> str | 
 
 
 # ----------------------------------------------------------------------------------------------
-# the three levels
+# the levels
 
 def autoguide(outcome, mapper: str = "", level: str = "guide", app=None,
               best_time_s: float | None = None) -> Feedback:
-    """Feedback for ``outcome`` of evaluating ``mapper`` at ``level`` (``score``/``raw``/``guide``)."""
+    """Feedback for ``outcome`` of evaluating ``mapper`` at ``level`` (one of :data:`LEVELS`)."""
     if level not in LEVELS:
         raise ValueError(f"unknown feedback level {level!r}; valid: {', '.join(LEVELS)}")
     status = getattr(outcome, "status", "runtime_error")
@@ -181,20 +195,32 @@ def autoguide(outcome, mapper: str = "", level: str = "guide", app=None,
     if level == "score":
         text = f"score: time {_fmt_t(t)}" if status == "ok" else "score: failed (no time)"
         return Feedback(level, status, t if status == "ok" else None, text)
+    if level == "oracle":
+        return _oracle(outcome, mapper, app, best_time_s)
     msg = str(getattr(outcome, "message", "") or "")
     line = getattr(outcome, "line", None)
     col = getattr(outcome, "column", None)
     kind = getattr(outcome, "error_kind", None)
+    if status == "ok":
+        raw = f"status: ok; simulated time {_fmt_t(t)}" + (f"; {msg}" if msg else "")
+    else:
+        loc = f" at line {line}" + (f", column {col}" if col else "") if line else ""
+        raw = f"status: {status}{'' if msg.startswith(('line ', 'Error at line')) else loc}: {msg}"
+        src = _source_line(mapper, line)
+        if src is not None:
+            raw += f"\nline {line}: {src}"
     if level == "raw":
-        if status == "ok":
-            text = f"status: ok; simulated time {_fmt_t(t)}"
-            if msg:
-                text += f"; {msg}"
-        else:
-            loc = f" at line {line}" + (f", column {col}" if col else "") if line else ""
-            text = f"status: {status}{'' if msg.startswith('line ') else loc}: {msg}"
-        return Feedback(level, status, t if status == "ok" else None, text, line=line, error_kind=kind)
-    return _guide(outcome, mapper, app, best_time_s)
+        return Feedback(level, status, t if status == "ok" else None, raw, line=line, error_kind=kind)
+    if status == "ok":
+        expl, tips, sugg = _interpret_ok(outcome, mapper, app, best_time_s)
+        stmt = None
+    else:
+        expl, tips, sugg, stmt = _interpret_failure(outcome, mapper, app)
+    parts = [raw] + expl
+    if level == "guide":
+        parts += [f"Suggestion: {tp}" for tp in tips]
+    return Feedback(level, status, t if status == "ok" else None, "\n".join(parts), line=line, statement=stmt,
+                    suggestions=sugg if level == "guide" else [], error_kind=kind)
 
 
 def malformed_feedback(level: str, reason: str) -> Feedback:
@@ -202,19 +228,219 @@ def malformed_feedback(level: str, reason: str) -> Feedback:
     if level == "score":
         return Feedback(level, "malformed", None, "score: failed (no time)")
     text = f"status: malformed reply: {reason}"
-    if level == "guide":
-        text += ("\nExplanation: the reply did not contain a mapper in the DSL. "
-                 "Suggestion: answer with the complete mapper inside one ```mapper ... ``` block, "
+    if level in ("explain", "guide", "oracle"):
+        text += "\nExplanation: the reply did not contain a mapper in the DSL, so nothing was compiled or run."
+    if level in ("guide", "oracle"):
+        text += ("\nSuggestion: answer with the complete mapper inside one ```mapper ... ``` block, "
                  "statements ending in ';', no prose inside the block.")
     return Feedback(level, "malformed", None, text, error_kind="malformed")
 
 
-def _guide(outcome, mapper: str, app, best_time_s: float | None) -> Feedback:
+def _source_line(mapper: str, line: int | None) -> str | None:
+    if not mapper or not line or line < 1:
+        return None
+    lines = mapper.splitlines()
+    return lines[line - 1].strip() if line <= len(lines) else None
+
+
+def _outcome_names(outcome, app):
+    """(task, region, memories, kinds) named in the outcome's message (the message's own 'task X' first)."""
+    msg = str(getattr(outcome, "message", "") or "")
+    tasks, regions, _variants = _app_names(app)
+    mtasks = _names_in(msg, tasks)
+    mregions = [r for r in _names_in(msg, regions) if r not in mtasks]
+    mt = re.search(r"\btask (\w+)", msg)
+    mr = re.search(r"\bregion (\w+)", msg)
+    task = mt.group(1) if (mt and (not tasks or mt.group(1) in tasks)) else (mtasks[0] if mtasks else None)
+    region = mr.group(1) if (mr and (not regions or mr.group(1) in regions)) else (mregions[0] if mregions else None)
+    mems = [m for m in _MEMS if re.search(rf"\b{m}\b", msg)]
+    mm = re.search(r"\((SYSMEM|FBMEM|ZCMEM|SOCKMEM|RDMEM)\b", msg)
+    if mm:
+        mems = [mm.group(1)] + [x for x in mems if x != mm.group(1)]
+    kinds = [k for k in _KINDS if re.search(rf"\b{k}\b", msg)]
+    return task, region, mems, kinds
+
+
+def _interpret_failure(outcome, mapper: str, app):
+    """``explain`` sentences, ``guide`` tips, structured suggestions and the failing statement of a failure."""
     status = getattr(outcome, "status", "runtime_error")
     msg = str(getattr(outcome, "message", "") or "")
     line = getattr(outcome, "line", None)
     kind = (getattr(outcome, "error_kind", None) or "").lower()
+    task, region, mems, kinds = _outcome_names(outcome, app)
+    stmt, stmt_line = statement_at(mapper, line)
+    expl: list[str] = []
+    tips: list[str] = []
+    sugg: list[Suggestion] = []
+    if stmt:
+        expl.append(f"Failing statement (starts at line {stmt_line}):\n    " + stmt.replace("\n", "\n    "))
+    if status == "compile_error":
+        if kind == "syntax":
+            e = ("the DSL parser rejected this statement: the token the message names cannot appear there, "
+                 "so the mapper was not compiled and nothing ran.")
+            tip = "rewrite this statement in the syntax the DSL reference gives for it; keep the rest of the mapper."
+        elif kind == "undefined_name":
+            e = ("a name used in this statement (a function, a machine space or a variable) is not defined "
+                 "before it, or is not a task/region of the application.")
+            tip = "define the name before this statement, or use a name that exists."
+        elif kind == "arg_count":
+            e = "a function is called with a different number of arguments than its definition declares."
+            tip = ("make the call match the definition; functions named in IndexTaskMap/SingleTaskMap take one "
+                   "`Task` argument.")
+        else:
+            e = f"the mapper does not compile ({kind or 'error'}); everything before this statement compiled."
+            tip = "change this statement; keep the rest of the mapper."
+        expl.append(f"Explanation: {e}")
+        tips.append(tip)
+        sugg.append(Suggestion("fix_statement", line=stmt_line or line, text=tip))
+    elif kind in ("index_out_of_bounds", "not_a_processor", "dimension", "stride_machine"):
+        e = ("the mapping function returned a point outside the machine space it indexes"
+             if kind == "index_out_of_bounds" else
+             "the mapping function did not return a tuple of integers that indexes a machine space")
+        expl.append(f"Explanation: {e}" + (f" (task {task})" if task else "") + "; the task could not be placed.")
+        tip = ("keep every coordinate the function returns below the size of the dimension it indexes "
+               "(check the space's dimensions after any transformation)")
+        tips.append(tip + (f", in the function mapped to {task}." if task else "."))
+        sugg.append(Suggestion("remap", task=task, line=stmt_line or line, text=tips[-1]))
+    elif kind == "no_variant":
+        want = kinds[0] if kinds else "that processor kind"
+        expl.append(f"Explanation: task {task or '?'} was placed on {want}, for which it has no implementation "
+                    "(variant), so it cannot run there.")
+        tips.append(f"place {task or 'the task'} on a processor kind it has a variant for (its Task statement), "
+                    "and make any mapping function used for it return a processor of that kind.")
+        sugg.append(Suggestion("set_proc", task=task, line=line, text=tips[-1]))
+    elif kind == "stride" or "stride" in msg.lower():
+        expl.append(f"Explanation: task {task or '?'} calls a library kernel that requires a particular layout "
+                    f"(dimension order / field layout) for region {region or '?'}; the layout this mapper gives that "
+                    "instance is a different one, so the kernel aborts.")
+        tips.append(f"change the Layout constraint that applies to task {task or '?'} and region {region or '?'} "
+                    "(the other dimension order, C_order vs F_order); other tasks can keep theirs.")
+        sugg.append(Suggestion("set_layout", task=task, region=region, text=tips[-1]))
+    elif kind == "oom" or "out of memory" in msg.lower():
+        mem = mems[0] if mems else "a memory"
+        expl.append(f"Explanation: {mem} ran out of capacity" + (f" while mapping task {task}" if task else "")
+                    + ": the instances live there at the same time (tasks mapped ahead of their consumers, inputs "
+                      "kept after use, large regions) exceed it.")
+        if mem == "FBMEM":
+            tips.append("reduce what is resident in the GPU framebuffer at once: limit how many instances of the "
+                        "tasks that allocate there are mapped ahead (InstanceLimit), let read-only inputs be "
+                        "collected after use (CollectMemory), or place a large region in another memory the GPU "
+                        "can reach (zero-copy).")
+            if task:
+                sugg.append(Suggestion("instance_limit", task=task, value="1", text=tips[-1]))
+                sugg.append(Suggestion("collect", task=task, text=tips[-1]))
+            if region:
+                sugg.append(Suggestion("set_memory", task=task, region=region, value="ZCMEM", text=tips[-1]))
+        elif mem == "ZCMEM":
+            tips.append("zero-copy memory is small: keep only small shared data there and move the regions the "
+                        "message lists back to the framebuffer, or limit run-ahead (InstanceLimit).")
+            placed = re.findall(r"(\w+) [\d.]+ GB", msg.split("allocated there", 1)[-1])
+            _t, regions, _v = _app_names(app)
+            for r in dict.fromkeys([x for x in [region, *placed] if x and (not regions or x in regions)]):
+                sugg.append(Suggestion("set_memory", task=task, region=r, value="FBMEM", text=tips[-1]))
+            if task:
+                sugg.append(Suggestion("instance_limit", task=task, value="1", text=tips[-1]))
+        else:
+            tips.append("reduce what is live in that memory at once: limit run-ahead (InstanceLimit) or collect "
+                        "read-only inputs (CollectMemory).")
+            if task:
+                sugg.append(Suggestion("instance_limit", task=task, value="1", text=tips[-1]))
+                sugg.append(Suggestion("collect", task=task, text=tips[-1]))
+    else:
+        expl.append(f"Explanation: the run failed ({kind or status})" + (f" in task {task}" if task else "") + ".")
+        tips.append("change the statement the message points at, or undo the last change.")
+        if task:
+            sugg.append(Suggestion("set_proc", task=task, line=line, text=tips[-1]))
+    return expl, tips, sugg, stmt
+
+
+def _interpret_ok(outcome, mapper: str, app, best_time_s: float | None):
+    """``explain`` sentences, ``guide`` tips and suggestions for a successful run (its profile only)."""
     t = getattr(outcome, "time_s", None)
+    profile = getattr(outcome, "profile", None) or {}
+    _tasks, _regions, variants = _app_names(app)
+    expl: list[str] = []
+    tips: list[str] = []
+    sugg: list[Suggestion] = []
+    if best_time_s is not None and t is not None:
+        if t < best_time_s:
+            expl.append(f"New best (previous best {_fmt_t(best_time_s)}, {best_time_s / t:.3f}x faster).")
+        else:
+            expl.append(f"Not better than the best so far ({_fmt_t(best_time_s)}; this one is "
+                        f"{t / best_time_s:.3f}x slower).")
+    task_time: dict = _pget(profile, "task_time_s", "per_task_time_s", "task_time", default={}) or {}
+    copy_bytes: dict = _pget(profile, "copy_bytes", "copy_bytes_per_channel", "channel_bytes", default={}) or {}
+    copy_time = _pget(profile, "copy_time_s", "total_copy_time_s", default=None)
+    busy: dict = _pget(profile, "busy_fraction", "busy", "proc_busy_fraction", default={}) or {}
+    heavy = _pget(profile, "top_copy_regions", "copy_heavy_regions", default=[]) or []
+    task_proc: dict = _pget(profile, "processor_kind_of_task", "task_proc_kind", default={}) or {}
+    peak: dict = _pget(profile, "peak_bytes", "peak_bytes_per_memory", default={}) or {}
+    if task_time:
+        total = sum(float(v) for v in task_time.values()) or 1.0
+        top = sorted(task_time.items(), key=lambda kv: -float(kv[1]))[:3]
+        expl.append("Time by task: " + ", ".join(f"{k} {100 * float(v) / total:.0f}%" for k, v in top) + ".")
+    total_copy = sum(float(v) for v in copy_bytes.values()) if isinstance(copy_bytes, dict) else 0.0
+    if total_copy > 0:
+        top = sorted(copy_bytes.items(), key=lambda kv: -float(kv[1]))[:3]
+        expl.append("Copies by channel: " + ", ".join(f"{k} {_fmt_bytes(float(v))}" for k, v in top) + ".")
+    if isinstance(busy, dict) and busy:
+        expl.append("Busy fraction: " + ", ".join(f"{k} {100 * float(v):.0f}%" for k, v in busy.items()) + ".")
+    if peak:
+        expl.append("Peak memory: " + ", ".join(f"{k} {_fmt_bytes(float(v))}" for k, v in list(peak.items())[:4]) + ".")
+    gpu_busy = busy.get("GPU") if isinstance(busy, dict) else None
+    copy_dominated = bool(copy_time and t and float(copy_time) > 0.3 * t) or (
+        not copy_time and total_copy > 0 and bool(heavy) and (gpu_busy is None or float(gpu_busy) < 0.6))
+    hr = [h if isinstance(h, str) else (h.get("region") if isinstance(h, dict) else str(h[0])) for h in heavy][:3]
+    hr = [h for h in hr if h]
+    if copy_dominated and hr:
+        r = hr[0]
+        expl.append(f"Explanation: data movement dominates this run; region(s) {', '.join(hr)} are copied most.")
+        size = float(getattr(app_regions_of(app).get(r), "size_bytes", 0) or 0)
+        small = 0 < size <= 1e9
+        tips.append(f"keep {r} where the tasks that use it run: place the index launches that read or write it so "
+                    "that each point's data stays on one GPU and neighbouring points on one node"
+                    + (", or put it in a memory all GPUs of a node can read (it is small)." if small else "."))
+        users = [tt.name for tt in _index_gpu_tasks(app) if r in (getattr(tt, "regions", []) or [])]
+        sugg.append(Suggestion("remap", task=users[0] if users else None, region=r, text=tips[-1]))
+        if small:
+            sugg.append(Suggestion("set_memory", region=r, value="ZCMEM", text=tips[-1]))
+    if task_proc and gpu_busy is not None and float(gpu_busy) < 0.5:
+        cpu_tasks = [k for k, v in task_proc.items() if v != "GPU" and "GPU" in variants.get(k, set())]
+        expl.append(f"Explanation: the GPUs are busy only {100 * float(gpu_busy):.0f}% of the run"
+                    + (f"; tasks {', '.join(cpu_tasks[:3])} have GPU variants but ran on "
+                       f"{task_proc[cpu_tasks[0]]}." if cpu_tasks else
+                       ": the index launches use few of the GPUs, or wait on each other or on copies."))
+        if cpu_tasks:
+            tips.append(f"run {', '.join(cpu_tasks[:3])} on GPUs.")
+            sugg.append(Suggestion("set_proc", task=cpu_tasks[0], value="GPU", text=tips[-1]))
+        else:
+            idx = [tt.name for tt in _index_gpu_tasks(app) if tt.name in task_time]
+            slow_idx = max(idx, key=lambda k: float(task_time[k])) if idx else None
+            if slow_idx:
+                tips.append(f"spread the points of {slow_idx} (and of the launches over the same domain) over more "
+                            "of the GPUs and nodes.")
+                sugg.append(Suggestion("remap", task=slow_idx, text=tips[-1]))
+    if task_time and not sugg:
+        slow = max(task_time.items(), key=lambda kv: float(kv[1]))[0]
+        lay = _current_layout(mapper, slow, None)
+        expl.append(f"Explanation: {slow} takes the largest share of the time.")
+        if _is_library(app, slow):
+            tips.append(f"{slow} is a library task whose layout is fixed: change where it and the tasks feeding it "
+                        "run (their index mapping) or the memory of its operands.")
+            sugg.append(Suggestion("remap", task=slow, text=tips[-1]))
+        else:
+            tips.append(f"try another layout, memory or index mapping for {slow}.")
+            sugg.append(Suggestion("set_layout", task=slow, value=("F_order" if lay == "C_order" else "C_order"),
+                                   text=tips[-1]))
+            sugg.append(Suggestion("remap", task=slow, text=tips[-1]))
+    return expl, tips, sugg
+
+def _oracle(outcome, mapper: str, app, best_time_s: float | None) -> Feedback:
+    """The ``oracle`` level (ablations only): exact statements to paste, the lower bound, launchers."""
+    status = getattr(outcome, "status", "runtime_error")
+    msg = str(getattr(outcome, "message", "") or "")
+    line = getattr(outcome, "line", None)
+    kind = (getattr(outcome, "error_kind", None) or "").lower()
     tasks, regions, variants = _app_names(app)
     mtasks = _names_in(msg, tasks)
     mregions = [r for r in _names_in(msg, regions) if r not in mtasks]
@@ -233,7 +459,7 @@ def _guide(outcome, mapper: str, app, best_time_s: float | None) -> Feedback:
     parts: list[str] = []
 
     if status == "ok":
-        return _guide_ok(outcome, mapper, app, best_time_s)
+        return _oracle_ok(outcome, mapper, app, best_time_s)
 
     where = f" (line {line})" if line and not msg.startswith("line ") else ""
     parts.append(f"status: {status}{where}: {msg}")
@@ -293,13 +519,13 @@ def _guide(outcome, mapper: str, app, best_time_s: float | None) -> Feedback:
         tips = []
         if mem == "FBMEM":
             big = region or _largest_region_of(app, task)
-            expl = (f"a GPU framebuffer (FBMEM) ran out of capacity" + (f" while mapping task {task}" if task else "")
+            expl = ("a GPU framebuffer (FBMEM) ran out of capacity" + (f" while mapping task {task}" if task else "")
                     + ": too many or too large instances are live at once (tasks run ahead of their consumers, "
                       "or big inputs stay resident).")
             if task:
                 lim = launcher_of(app, task) or task
                 why = f" ({task} is launched by {lim})" if lim != task else ""
-                tips.append(f"cap run-ahead with `InstanceLimit {lim} GPU 1;`{why}")
+                tips.append(f"cap run-ahead with `InstanceLimit {lim} 1;`{why}")
                 sugg.append(Suggestion("instance_limit", task=lim, value="1", text=tips[-1]))
             if big:
                 tips.append(f"put the large region {big} in zero-copy memory: `Region * {big} GPU ZCMEM;` "
@@ -318,7 +544,7 @@ def _guide(outcome, mapper: str, app, best_time_s: float | None) -> Feedback:
                 sugg.append(Suggestion("set_memory", task=task, region=r, value="FBMEM", text=tips[-1]))
             if task:
                 lim = launcher_of(app, task) or task
-                tips.append(f"cap run-ahead: `InstanceLimit {lim} GPU 1;`")
+                tips.append(f"cap run-ahead: `InstanceLimit {lim} 1;`")
                 sugg.append(Suggestion("instance_limit", task=lim, value="1", text=tips[-1]))
         else:
             expl = f"{mem} ran out of capacity" + (f" while mapping task {task}" if task else "") + "."
@@ -332,7 +558,7 @@ def _guide(outcome, mapper: str, app, best_time_s: float | None) -> Feedback:
         parts += [f"Explanation: {expl}", "Suggestion: revert the last change or change the statement named in the message."]
         if task:
             sugg.append(Suggestion("set_proc", task=task, line=line, text="change the failing task's placement"))
-    return Feedback("guide", status, None, "\n".join(parts), line=line, statement=stmt,
+    return Feedback("oracle", status, None, "\n".join(parts), line=line, statement=stmt,
                     suggestions=sugg, error_kind=kind or None)
 
 
@@ -389,7 +615,7 @@ def _pget(profile: dict, *keys, default=None):
     return default
 
 
-def _guide_ok(outcome, mapper: str, app, best_time_s: float | None) -> Feedback:
+def _oracle_ok(outcome, mapper: str, app, best_time_s: float | None) -> Feedback:
     t = getattr(outcome, "time_s", None)
     lb = getattr(outcome, "lower_bound_s", None)
     profile = getattr(outcome, "profile", None) or {}
@@ -476,7 +702,7 @@ def _guide_ok(outcome, mapper: str, app, best_time_s: float | None) -> Feedback:
             parts.append("Suggestion: " + tip)
             lim = launcher_of(app, slow)
             sugg.append(Suggestion("remap", task=lim or slow, text=tip))
-            return Feedback("guide", "ok", t, "\n".join(parts), suggestions=sugg)
+            return Feedback("oracle", "ok", t, "\n".join(parts), suggestions=sugg)
         tip = (f"the slowest task is {slow}: try another layout for its regions (SOA/AOS, "
                f"{'F_order' if lay == 'C_order' else 'C_order'}), another memory (FBMEM vs ZCMEM), or a "
                f"different index mapping (block vs cyclic; spread over all GPUs of all nodes).")
@@ -486,4 +712,4 @@ def _guide_ok(outcome, mapper: str, app, best_time_s: float | None) -> Feedback:
     if peak:
         tight = [f"{k} {_fmt_bytes(float(v))}" for k, v in list(peak.items())[:4]]
         parts.append("Peak memory: " + ", ".join(tight) + ".")
-    return Feedback("guide", "ok", t, "\n".join(parts), suggestions=sugg)
+    return Feedback("oracle", "ok", t, "\n".join(parts), suggestions=sugg)

@@ -12,11 +12,11 @@ statement) and are deterministic given their ``random.Random``.
   results cache so a configuration is not re-run.
 - :class:`Evolve` is an elitist local search whose edits are statement edits. What it reads
   from feedback depends on the level: ``score`` → the number only (random 1–2 statement
-  edits of the best); ``raw`` → the failing line (re-draw the statement that produced it) and
-  task/region names that occur in the message; ``guide`` → AutoGuide's structured
-  suggestions (set this layout, move that region to ZCMEM, add an InstanceLimit, align the
-  index mappings of tasks that share a copied region), applied to the failing candidate so
-  the intended change survives the repair.
+  edits of the best); ``raw``/``explain`` → the failing line (re-draw the statement that
+  produced it) and task/region names that occur in the message; ``guide`` (and ``oracle``) →
+  AutoGuide's structured suggestions (another layout for the named task and region, a region
+  to zero-copy memory, an InstanceLimit, a different index mapping), applied to the failing
+  candidate so the intended change survives the repair.
 """
 
 from __future__ import annotations
@@ -46,6 +46,8 @@ class Proposal:
     """LLM tokens/cost for this proposal (empty offline)."""
     malformed: str | None = None
     """Why the proposal is not a mapper (then ``text`` is the raw reply)."""
+    meta: dict = field(default_factory=dict)
+    """LLM details of this proposal: grammar mode sent, finish reason, server adaptations (empty offline)."""
 
 
 def _key(point: dict[str, str]) -> tuple:
@@ -90,7 +92,8 @@ class Proposer:
 
 
 class RandomSearch(Proposer):
-    """Uniform random points of the structured space (duplicates re-drawn a few times)."""
+    """Uniform random points of the structured space (duplicates re-drawn a few times); the first proposal is
+    the space's default point, the configuration a tuner evaluates first (OpenTuner's seed configuration)."""
 
     name = "random-search"
 
@@ -99,6 +102,10 @@ class RandomSearch(Proposer):
         self.seen: set[tuple] = set()
 
     def propose(self, iteration: int) -> Proposal:
+        if iteration == 0:
+            p = self.space.default()
+            self.seen.add(_key(p))
+            return self._proposal(p, "default point")
         for _ in range(20):
             p = self.space.random(self.rng)
             if _key(p) not in self.seen:
@@ -316,7 +323,7 @@ class Evolve(Proposer):
             fb, last = self.last_fb, self.last
             failed = fb.status != "ok"
             src = last.point if (failed and last.point is not None) else base
-            if self.level == "guide" and fb.suggestions:
+            if self.level in ("guide", "oracle") and fb.suggestions:
                 sugg = self._expand(list(fb.suggestions), src)
                 self.rng.shuffle(sugg) if not failed else None
                 if failed and fb.error_kind == "oom":
@@ -338,7 +345,7 @@ class Evolve(Proposer):
                     if self._fresh(p):
                         cand, note = p, f"guide: {s.action} {s.task or ''} {s.region or ''} {s.value or ''}".strip()
                         break
-            elif self.level == "raw" and failed:
+            elif self.level in ("raw", "explain") and failed:
                 p = self._localised(src, fb, last.line_knob)
                 if self._fresh(p):
                     cand, note = p, f"raw: re-drew the statement at line {fb.line}" if fb.line else "raw: edit named task"

@@ -9,77 +9,77 @@ Python — it only goes to the DSL compiler.
 
 from __future__ import annotations
 
+import hashlib
 import re
+from pathlib import Path
 
-DSL_REFERENCE = """\
-# Mapper DSL reference (Legion-style mapping language)
-A mapper decides, for a task-based parallel program, which processor runs each task, which memory
-holds each region argument, the data layout of each instance, and where each point of an index
-launch runs. Statements end with ';'. Comments start with '#'. '*' is a wildcard for task/region names.
-
-Processor kinds: CPU, GPU, OMP.  Memory kinds: SYSMEM (CPU memory), FBMEM (GPU framebuffer, fast,
-small), ZCMEM (zero-copy: pinned host memory visible to CPU and GPU; no copies but slow access).
-
-Task <task|*|t1,t2> <Kind>(,<Kind>)*;          processor kinds by priority (kinds without a variant are skipped)
-Region <task|*> <region|*> <Kind|*> <Mem>(,<Mem>)*;   memory for a region argument when the task runs on Kind
-Layout <task|*> <region|*> <Mem|*> <Constraint>*;     constraints: SOA | AOS | C_order | F_order | Align==N | Compact | Exact
-InstanceLimit <task> <int>;                    at most N instances of the task in flight per processor (caps memory)
-CollectMemory <task|*> <region|*>;             read-only region instance may be garbage-collected after use
-m = Machine(GPU);                              2-D processor space (node, processor-in-node); m.size is its shape
-IndexTaskMap <task list|*> <function>;         index-launch point -> processor, by a mapping function
-SingleTaskMap <task list|*> <function>;        single task -> processor
-
-Functions: def name(Task task) { ...; return m[a, b]; }  with int arithmetic + - * / %, comparisons,
-c ? a : b, tuples (a, b), indexing t[i], slicing t[:-1], unpacking m[*t].
-task.ipoint = the launch point (tuple), task.ispace = the launch domain sizes (tuple),
-task.parent.processor(m) = the parent's coordinates in space m.
-Machine-space transforms (return a new space): m.merge(d1, d2) (one dim of size s1*s2, d2 fastest),
-m.split(d, f), m.swap(d1, d2), m.slice(d, lo, hi), m.reverse(d), m.balance_split(d, k), m.auto_split(d, shape).
-A mapping function must return a point inside the space: block = ip * size / extent, cyclic = ip % size.
-
-Example:
-Task * GPU,CPU;
-Region * * GPU FBMEM;
-Region * * CPU SYSMEM;
-Layout * * * SOA C_order;
-m = Machine(GPU);
-def cyclic1d(Task task) { return m[task.ipoint[0] % m.size[0], task.ipoint[0] / m.size[0] % m.size[1]]; }
-IndexTaskMap * cyclic1d;
-"""
+REFERENCE_FILE = Path(__file__).with_name("dsl_reference.md")
+"""The DSL reference given to the LLM (our own text, from the DSLMapper README's facts)."""
+DSL_REFERENCE = REFERENCE_FILE.read_text()
+REFERENCE_VERSION = re.search(r"\((v\d+)\)", DSL_REFERENCE.splitlines()[0]).group(1)
+"""Version in the document's title; bump it when the text changes."""
+REFERENCE_SHA = hashlib.sha256(DSL_REFERENCE.encode()).hexdigest()[:12]
+"""Hash of the exact text (recorded in every LLM run's params)."""
 
 SYSTEM_PROMPT = (
     "You are an expert in mapping task-based parallel programs (Legion) onto heterogeneous machines. "
     "You write mappers in the mapper DSL described by the user. Your goal is the lowest execution time. "
     "Always answer with ONE complete mapper inside a single ```mapper fenced block; a short reasoning "
     "sentence before the block is allowed.")
+SYSTEM_PROMPT_GRAMMAR = (
+    "You are an expert in mapping task-based parallel programs (Legion) onto heterogeneous machines. "
+    "You write mappers in the mapper DSL described by the user. Your goal is the lowest execution time. "
+    "Answer with ONE complete mapper and nothing else: no prose, no code fence.")
 
 
 def build_messages(app_description: str, machine_description: str, best: list[tuple[float, str]],
                    history: list[tuple[int, str, str]], reference: str = DSL_REFERENCE,
-                   max_history: int = 6) -> list[dict[str, str]]:
+                   max_history: int = 6, grammar: bool = False,
+                   max_chars: int | None = None) -> list[dict[str, str]]:
     """Chat messages for one proposal.
 
     ``best``: (time_s, mapper) of the best mappers so far, best first.
     ``history``: (iteration, mapper, feedback text) of past iterations, oldest first; the last
-    ``max_history`` are included so the prompt stays bounded.
+    ``max_history`` are included, and older ones are dropped further while the user message is
+    longer than ``max_chars`` (a small model's context). The reference and the application come
+    first, so a server that reuses a cached prompt prefix evaluates only what changed.
+    ``grammar``: the reply is grammar-constrained to the DSL (no fence asked for).
     """
-    parts = [reference, "# Application\n" + app_description.strip()]
+    head = [reference.strip(), "# Application\n" + app_description.strip()]
     if machine_description:
-        parts.append("# Machine\n" + machine_description.strip())
-    if best:
-        lines = ["# Best mappers so far (simulated time, lower is better)"]
-        for t, text in best:
-            lines.append(f"## time {t:.6g} s\n```mapper\n{text.strip()}\n```")
-        parts.append("\n".join(lines))
-    if history:
-        lines = ["# Feedback on your recent attempts (oldest first)"]
-        for it, text, fb in history[-max_history:]:
-            lines.append(f"## iteration {it}\n```mapper\n{text.strip()}\n```\nFeedback:\n{fb.strip()}")
-        parts.append("\n".join(lines))
-    parts.append("# Task\nWrite an improved mapper for this application. Use the feedback: fix errors in the "
-                 "statement it points at, follow its suggestions, and keep what made the best mapper fast. "
-                 "Reply with the complete mapper in one ```mapper block.")
-    return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": "\n\n".join(parts)}]
+        head.append("# Machine\n" + machine_description.strip())
+    fence = "" if grammar else "mapper"
+    task = ("# Task\nWrite an improved mapper for this application. Use the feedback: fix errors in the "
+            "statement it points at, follow its suggestions, and keep what made the best mapper fast. "
+            + ("Reply with the complete mapper only." if grammar else
+               "Reply with the complete mapper in one ```mapper block."))
+
+    def render(best_, hist_):
+        parts = list(head)
+        if best_:
+            lines = ["# Best mappers so far (simulated time, lower is better)"]
+            for t, text in best_:
+                lines.append(f"## time {t:.6g} s\n```{fence}\n{text.strip()}\n```")
+            parts.append("\n".join(lines))
+        if hist_:
+            lines = ["# Feedback on your recent attempts (oldest first)"]
+            for it, text, fb in hist_:
+                lines.append(f"## iteration {it}\n```{fence}\n{text.strip()}\n```\nFeedback:\n{fb.strip()}")
+            parts.append("\n".join(lines))
+        parts.append(task)
+        return "\n\n".join(parts)
+
+    hist = list(history[-max_history:]) if max_history > 0 else []
+    best = list(best)
+    user = render(best, hist)
+    while max_chars and len(user) > max_chars and (hist or len(best) > 1):
+        if hist:
+            hist.pop(0)
+        else:
+            best.pop()
+        user = render(best, hist)
+    system = SYSTEM_PROMPT_GRAMMAR if grammar else SYSTEM_PROMPT
+    return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
 
 class MalformedReply(ValueError):
@@ -91,14 +91,18 @@ _STMT = re.compile(r"^\s*(Task|Region|Layout|InstanceLimit|CollectMemory|Garbage
                    r"SingleTaskMap|ControlReplicate|TaskSteal|def)\b", re.M)
 
 
-def extract_dsl(reply: str) -> str:
+def extract_dsl(reply: str, bare: bool = False) -> str:
     """The mapper text in an LLM reply; raises :class:`MalformedReply` when there is none.
 
-    Prefers a ```mapper block, then any fenced block that contains DSL statements, then the
-    whole reply if it consists of DSL statements. The text is returned as-is for the compiler.
+    ``bare``: the reply was grammar-constrained to the DSL, so the whole reply is the mapper.
+    Otherwise prefers a ```mapper block, then any fenced block that contains DSL statements,
+    then the whole reply if it consists of DSL statements. The text is returned as-is for the
+    compiler (it is data: parsed as DSL, never executed).
     """
     if not reply or not reply.strip():
         raise MalformedReply("empty reply")
+    if bare:
+        return reply.strip() + "\n"
     blocks = _FENCE.findall(reply)
     for lang, body in blocks:
         if lang.lower() in ("mapper", "dsl") and _STMT.search(body):

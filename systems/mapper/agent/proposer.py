@@ -1,11 +1,15 @@
 """The LLM proposer: prompt → OpenAI-compatible chat completion → DSL text.
 
 One iteration of the agent is: build the prompt (DSL reference, application description,
-best mappers so far, feedback history) → ask the model → extract the ```mapper block → hand it
-to the DSL compiler and simulator (done by :func:`systems.mapper.search.search`) → AutoGuide
-feedback goes into the next prompt. A reply with no mapper is a failed iteration whose feedback
-says so; a transport failure (after the client's retries with backoff) is a failed iteration
-too, and the search stops after ``max_transport_failures`` of them in a row.
+best mappers so far, feedback history) → ask the model (grammar-constrained to the DSL when the
+configuration says so: llama.cpp GBNF or a hosted model's Lark-grammar tool) → take the mapper
+from the reply → the DSL compiler and simulator evaluate it (done by
+:func:`systems.mapper.search.search`) → AutoGuide feedback goes into the next prompt. The reply
+is data: it is parsed as DSL, never executed.
+
+A reply with no mapper is a failed iteration whose feedback says so; a transport failure (after
+the client's retries) or a rejected request is a failed iteration too, and the search stops
+after ``max_transport_failures`` of them in a row.
 """
 
 from __future__ import annotations
@@ -13,11 +17,31 @@ from __future__ import annotations
 import logging
 
 from systems.mapper.agent.feedback import Feedback
-from systems.mapper.agent.llm import LLMClient, LLMConfig, LLMUnavailableError
+from systems.mapper.agent.llm import LLMClient, LLMConfig, LLMRequestError, LLMUnavailableError
 from systems.mapper.agent.optimizers import Proposal
 from systems.mapper.agent.prompt import MalformedReply, build_messages, extract_dsl
 
 log = logging.getLogger(__name__)
+
+
+def grammar_text(mode: str) -> str | None:
+    """The generation grammar a grammar mode sends (None for ``off``)."""
+    from systems.mapper.agent import grammar
+
+    if mode == "gbnf":
+        return grammar.gbnf()
+    if mode == "lark-tool":
+        return grammar.lark_tool_grammar()
+    return None
+
+
+def usage_of(comp) -> tuple[dict[str, float], dict]:
+    """(numeric usage, meta) of a :class:`~systems.mapper.agent.llm.Completion`."""
+    usage = {"prompt_tokens": float(comp.prompt_tokens), "completion_tokens": float(comp.completion_tokens),
+             "cost_usd": comp.cost_usd, "llm_latency_s": comp.latency_s, "llm_attempts": float(comp.attempts)}
+    meta = {"grammar": comp.grammar, "finish_reason": comp.finish_reason, "adaptations": list(comp.adaptations),
+            "model": comp.model}
+    return usage, meta
 
 
 class LLMProposer:
@@ -38,33 +62,47 @@ class LLMProposer:
         self.max_history = max_history
         self.seed = seed
         self.max_transport_failures = max_transport_failures
+        self.grammar_text = grammar_text(cfg.grammar)
         self.best: list[tuple[float, str]] = []
         self.history: list[tuple[int, str, str]] = []
         self.transport_failures = 0
         self.last_messages: list[dict[str, str]] = []
 
+    def preflight(self) -> None:
+        """Fail before any iteration when the endpoint is unreachable or misconfigured (one line)."""
+        self.client.check()
+
+    def _grammar_active(self) -> bool:
+        d = self.client.dropped
+        return (self.cfg.grammar == "gbnf" and "grammar" not in d) or \
+            (self.cfg.grammar == "lark-tool" and "tools" not in d)
+
     def propose(self, iteration: int) -> Proposal:
         msgs = build_messages(self.app_description, self.machine_description, self.best[: self.n_best],
-                              self.history, max_history=self.max_history)
+                              self.history, max_history=self.max_history, grammar=self._grammar_active(),
+                              max_chars=self.cfg.max_prompt_chars)
         self.last_messages = msgs
         try:
-            comp = self.client.complete(msgs, seed=None if self.seed is None else self.seed + iteration)
-        except LLMUnavailableError as exc:
+            comp = self.client.complete(msgs, seed=None if self.seed is None else self.seed + iteration,
+                                        grammar_text=self.grammar_text if self._grammar_active() else None)
+        except (LLMUnavailableError, LLMRequestError) as exc:
             self.transport_failures += 1
             if self.transport_failures >= self.max_transport_failures:
                 raise
-            return Proposal(text="", note="transport error", malformed=f"LLM request failed: {exc}",
-                            usage={"prompt_tokens": 0, "completion_tokens": 0, "cost_usd": 0.0,
-                                   "llm_latency_s": 0.0, "llm_attempts": float(self.cfg.max_retries + 1)})
+            return Proposal(text="", note="request failed", malformed=f"LLM request failed: {exc}",
+                            usage={"prompt_tokens": 0.0, "completion_tokens": 0.0, "cost_usd": 0.0,
+                                   "llm_latency_s": 0.0, "llm_attempts": float(self.cfg.max_retries + 1)},
+                            meta={"grammar": self.cfg.grammar, "error": str(exc)})
         self.transport_failures = 0
-        usage = {"prompt_tokens": float(comp.prompt_tokens), "completion_tokens": float(comp.completion_tokens),
-                 "cost_usd": comp.cost_usd, "llm_latency_s": comp.latency_s, "llm_attempts": float(comp.attempts)}
+        usage, meta = usage_of(comp)
         try:
-            text = extract_dsl(comp.text)
+            text = extract_dsl(comp.text, bare=comp.grammar != "off")
         except MalformedReply as exc:
             log.info("iteration %d: malformed LLM reply: %s", iteration, exc)
-            return Proposal(text=comp.text, note="malformed reply", malformed=str(exc), usage=usage)
-        return Proposal(text=text, note="llm", usage=usage)
+            return Proposal(text=comp.text, note="malformed reply", malformed=str(exc), usage=usage, meta=meta)
+        note = "llm" + (f" (grammar {comp.grammar})" if comp.grammar != "off" else "") + \
+            (", cut at max_tokens" if comp.finish_reason == "length" else "")
+        return Proposal(text=text, note=note, usage=usage, meta=meta)
 
     def observe(self, proposal: Proposal, time_s: float | None, feedback: Feedback) -> None:
         it = len(self.history)

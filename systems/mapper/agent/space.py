@@ -8,9 +8,12 @@ Knobs, per application:
 
 - ``proc:<task>``            processor kind among the task's variants          → ``Task t GPU,CPU;``
 - ``mem:*:<region>``         memory of the region for GPU tasks               → ``Region * r GPU ZCMEM;``
+  (benchmarks that match regions by argument index get ``mem:<task>:<index>`` → ``Region t 1 GPU ZCMEM;``)
 - ``layout:*:<region>``      SOA/AOS × C_order/F_order (only regions where it can matter:
   more than one field or more than one dimension)                            → ``Layout * r * AOS F_order;``
-- ``limit:<task>``           InstanceLimit none/1/2/4 (index tasks)            → ``InstanceLimit t GPU 2;``
+  (index-matched benchmarks get ``layout:<task>:*`` → ``Layout t * * AOS F_order;``: the grammar allows
+  no index in a Layout rule)
+- ``limit:<task>``           InstanceLimit none/1/2/4 (index tasks)            → ``InstanceLimit t 2;``
 - ``collect:<task>``         CollectMemory on/off                              → ``CollectMemory t *;``
 - ``map:<domain>``           placement function of every GPU task launched over that
   index domain (tasks over one domain share data piece by piece)             → ``IndexTaskMap t1,t2 block_lin2;``
@@ -182,22 +185,40 @@ class MapperSpace:
             kinds = tuple(k for k in KIND_ORDER if k in variants) or ("CPU",)
             if len(kinds) > 1:
                 self.knobs.append(Knob(f"proc:{t.name}", kinds, t.name, tasks=(t.name,)))
-        # memory and layout per region, for every task using it (``Region * r GPU ZCMEM;``)
-        users: dict[str, list[str]] = {}
-        for t in self.tasks:
-            for r in task_region_names(t):
-                users.setdefault(r, []).append(t.name)
-        for r, ts in users.items():
-            if any(t.name in ts for t in gpu_tasks):
-                self.knobs.append(Knob(f"mem:*:{r}", GPU_MEMS, "*", r, tuple(ts)))
-        for r, ts in users.items():
-            if _layout_matters(region_obj(r)):
-                self.knobs.append(Knob(f"layout:*:{r}", LAYOUTS, "*", r, tuple(ts)))
+        # memory and layout per region, for every task using it (``Region * r GPU ZCMEM;``); rules name
+        # regions the way the benchmark's run matches them: by name, or by argument index
+        semantic = bool(getattr(app, "semantic_names", True))
+        leaf = [t for t in self.tasks if not getattr(t, "inner", False)]
+        if semantic:
+            users: dict[str, list[str]] = {}
+            objs: dict[str, object] = {}
+            for t in leaf:
+                paths = getattr(t, "paths", None) or [(r,) for r in task_region_names(t)]
+                for r, path in zip(task_region_names(t), paths):
+                    key = path[0] if path else r
+                    users.setdefault(key, []).append(t.name)
+                    objs.setdefault(key, region_obj(r))
+            for r, ts in users.items():
+                if any(t.name in ts for t in gpu_tasks):
+                    self.knobs.append(Knob(f"mem:*:{r}", GPU_MEMS, "*", r, tuple(ts)))
+            for r, ts in users.items():
+                if _layout_matters(objs.get(r)):
+                    self.knobs.append(Knob(f"layout:*:{r}", LAYOUTS, "*", r, tuple(ts)))
+        else:
+            for t in leaf:
+                if t in gpu_tasks:
+                    for i, _r in enumerate(task_region_names(t)):
+                        self.knobs.append(Knob(f"mem:{t.name}:{i}", GPU_MEMS, t.name, str(i), (t.name,)))
+            for t in leaf:
+                if any(_layout_matters(region_obj(r)) for r in task_region_names(t)):
+                    self.knobs.append(Knob(f"layout:{t.name}:*", LAYOUTS, t.name, "*", (t.name,)))
         # one index-map knob per launch domain: tasks launched over the same domain share data
         # piece by piece, so they are placed by one function (as every expert mapper does)
         groups: dict[tuple, list] = {}
         for t in gpu_tasks:
-            if getattr(t, "index_launch", False):
+            # SAME_ADDRESS_SPACE launches (DISTAL's task_5 in Cannon/SUMMA/PUMMA) stay on their parent's
+            # node: a machine-wide placement function cannot apply to them
+            if getattr(t, "index_launch", False) and not getattr(t, "local", False):
                 groups.setdefault(tuple(getattr(t, "launch_shape", None) or ()), []).append(t)
         for shape, ts in groups.items():
             dims = launch_dims(ts[0])
@@ -261,11 +282,11 @@ class MapperSpace:
         for k in self.knobs:
             v = p[k.name]
             if k.kind == "mem" and v != "FBMEM":
-                add(f"Region * {k.region} GPU {v};", k.name)
+                add(f"Region {k.task} {k.region} GPU {v};", k.name)
             elif k.kind == "layout" and v != LAYOUTS[0]:
-                add(f"Layout * {k.region} * {v};", k.name)
+                add(f"Layout {k.task} {k.region} * {v};", k.name)
             elif k.kind == "limit" and v != "none":
-                add(f"InstanceLimit {k.task} {kind_of.get(k.task, 'GPU')} {v};", k.name)
+                add(f"InstanceLimit {k.task} {v};", k.name)
             elif k.kind == "collect" and v == "on":
                 add(f"CollectMemory {k.task} *;", k.name)
             elif k.kind == "map":

@@ -54,13 +54,20 @@ class TaskDef:
     launch_shape: tuple[int, ...] | None
     """Launch domain of the index launch (None for single tasks)."""
     regions: list[str]
-    """Region arguments by position (the names ``Region``/``Layout`` statements match)."""
+    """Region arguments by position (display names)."""
+    paths: list[tuple[str, ...]] = field(default_factory=list)
+    """Per argument, the region's names as the real mapper sees them with ``-tm:use_semantic_name``
+    (the subregion's partition, then the parent region), empty when unnamed."""
     library: bool = False
     """True for external-library leaf tasks (cuBLAS GEMM) that require C-order operands."""
     efficiency: dict[str, float] = field(default_factory=lambda: {"GPU": 0.5, "CPU": 0.5, "OMP": 0.5})
     """Fraction of peak flop/s the kernel reaches on each kind."""
     desc: str = ""
     """One line for describe()."""
+    inner: bool = False
+    """An inner task: it only launches subtasks (its region arguments are mapped virtually)."""
+    local: bool = False
+    """Launched with SAME_ADDRESS_SPACE: without an IndexTaskMap its points stay on the parent's node."""
 
 
 @dataclass
@@ -79,6 +86,9 @@ class Req:
     """Bytes of the instance the runtime allocates by default (the bounding box of what is needed)."""
     touched: float
     """Bytes the kernel moves through memory for this requirement (sets the memory time)."""
+    names: tuple[str, ...] | None = None
+    """Region names of this requirement when they differ from the task's argument path (a task launched
+    on different partitions, e.g. pennant's point tasks on rp_all_private_p and rp_all_shared_p)."""
 
 
 @dataclass
@@ -111,6 +121,24 @@ class App:
     piece_bytes: list[int]
     """Size of each data piece."""
     flops_total: float = 0.0
+    semantic_names: bool = False
+    """True when the real run matches ``Region``/``Layout`` rules by region names
+    (``-tm:use_semantic_name``); otherwise rules match region arguments by their 0-based index."""
+    timing: str = "fence"
+    """How the timed phase is measured: ``fence`` (an execution fence before it, as DISTAL's timer
+    and pennant do) or ``timestamps`` (from the first timed task's start, as circuit and stencil read
+    the timestamps their tasks record)."""
+    sources: dict = field(default_factory=dict)
+    """Where each number of the benchmark comes from (parameter -> source)."""
+
+    def region_keys(self, t: "TaskDef", arg: int, names: tuple[str, ...] | None = None) -> list[str]:
+        """The names a ``Region``/``Layout``/``CollectMemory`` rule can match for argument ``arg`` of ``t``
+        (``names``: the requirement's own names, when it has them)."""
+        if self.semantic_names:
+            if names is not None:
+                return list(names)
+            return list(t.paths[arg]) if arg < len(t.paths) else []
+        return [str(arg)]
 
     def describe(self) -> str:
         """A human/LLM-readable summary: tasks, variants, launch domains, regions and their users."""
@@ -120,9 +148,13 @@ class App:
         users: dict[str, dict[str, set]] = {r: {"read": set(), "write": set()} for r in self.regions}
         for t in self.tasks.values():
             launch = f"index launch over {t.launch_shape}" if t.index_launch else "single task"
+            if t.inner:
+                launch += " (inner: launches subtasks)"
             lib = "; external library (cuBLAS/BLAS), needs C_order operands" if t.library else ""
+            args = [f"{i}:{'/'.join(t.paths[i]) if self.semantic_names and i < len(t.paths) else r}"
+                    for i, r in enumerate(t.regions)]
             lines.append(f"  {t.name}: variants {'/'.join(sorted(t.variants))}; {launch}; "
-                         f"region args {t.regions}{lib}. {t.desc}")
+                         f"region args [{', '.join(args)}]{lib}. {t.desc}")
         seen: set = set()
         for inst in self.instances:
             key = inst.tdef.name
@@ -135,7 +167,10 @@ class App:
                     users[rname]["read"].add(key)
                 if rq.priv in (W, RW, RED):
                     users[rname]["write"].add(key)
-        lines += ["", "Regions (data; args of a task may name different parts of one region):"]
+        how = ("by name (any name listed for an argument)" if self.semantic_names else
+               "by 0-based argument index (Region/Layout rules must name regions 0, 1, ...)")
+        lines += ["", f"Region rules match region arguments {how}.",
+                  "Regions (data; args of a task may name different parts of one region):"]
         for r in self.regions.values():
             if r.alias_of is not None:
                 lines.append(f"  {r.name}: a view of {r.alias_of} ({r.size_bytes / 1e6:.3f} MB per task); {r.desc}")
@@ -154,7 +189,11 @@ class App:
 class AppBuilder:
     """Helper that assembles an :class:`App`."""
 
-    def __init__(self, name: str, description: str, params: dict):
+    def __init__(self, name: str, description: str, params: dict, semantic_names: bool = False,
+                 timing: str = "fence"):
+        self.semantic_names = semantic_names
+        self.timing = timing
+        self.sources: dict = {}
         self.name = name
         self.description = description
         self.params = params
@@ -180,16 +219,19 @@ class AppBuilder:
         r = self.regions[region]
         return self._piece_base[region] + (i % r.pieces)
 
-    def task(self, name: str, variants, index: bool, shape, regions, **kw) -> TaskDef:
-        t = TaskDef(name, set(variants), index, tuple(shape) if shape is not None else None, list(regions), **kw)
+    def task(self, name: str, variants, index: bool, shape, regions, paths=None, **kw) -> TaskDef:
+        paths = [tuple(p) for p in paths] if paths is not None else [(r,) for r in regions]
+        t = TaskDef(name, set(variants), index, tuple(shape) if shape is not None else None, list(regions),
+                    paths, **kw)
         self.tasks[name] = t
         return t
 
     def req(self, task: TaskDef, arg: str, region: str, i: int, priv: int, nbytes=None, bbox=None,
-            passes: float = 1.0) -> Req:
+            passes: float = 1.0, names: tuple[str, ...] | None = None) -> Req:
         pid = self.piece(region, i)
         nb = self.piece_bytes[pid] if nbytes is None else int(nbytes)
-        return Req(task.regions.index(arg), pid, priv, nb, nb if bbox is None else int(bbox), nb * passes)
+        return Req(task.regions.index(arg), pid, priv, nb, nb if bbox is None else int(bbox), nb * passes,
+                   tuple(names) if names is not None else None)
 
     def launch(self, task: TaskDef, point, space, reqs, flops: float, parent: int = -1, phase: int = 1) -> int:
         self.instances.append(TaskInst(task, tuple(point), tuple(space), list(reqs), float(flops), parent, phase))
@@ -197,6 +239,7 @@ class AppBuilder:
 
     def build(self) -> App:
         app = App(self.name, self.description, self.params, self.regions, self.tasks, self.instances,
-                  self.piece_region, self.piece_bytes)
+                  self.piece_region, self.piece_bytes, semantic_names=self.semantic_names, timing=self.timing,
+                  sources=dict(self.sources))
         app.flops_total = sum(i.flops for i in self.instances)
         return app

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-COMPILE_KINDS = ("syntax", "undefined_name", "arg_count", "index_out_of_bounds", "not_a_processor",
-                 "no_variant")
-"""The compile-error classes of the real DSL compiler (see docs/mapper-model.md)."""
+COMPILE_KINDS = ("syntax", "undefined_name", "arg_count", "redefined_name", "index_out_of_bounds",
+                 "not_a_processor", "not_a_memory", "no_variant", "type_mismatch", "dimension_mismatch",
+                 "division_by_zero", "no_return")
+"""Error classes of mapper source errors (see docs/mapper-model.md, section 1)."""
 
 
 class MapperError(Exception):
@@ -22,6 +23,8 @@ class MapperError(Exception):
         """1-based source column, or None."""
 
     def __str__(self) -> str:
+        if self.message.startswith("Error at line"):  # the real compiler's text already says where
+            return self.message
         where = f"line {self.line}" + (f", column {self.column}" if self.column else "") if self.line else ""
         return f"{where}: {self.message}" if where else self.message
 

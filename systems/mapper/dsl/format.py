@@ -6,24 +6,24 @@ mapper (the parser round-trip the tests check).
 
 from __future__ import annotations
 
-from systems.mapper.dsl.compiler import _parser, compile_mapper
+from systems.mapper.dsl.compiler import compile_mapper
+from systems.mapper.dsl.parser import tables
 
 _NO_SPACE_BEFORE = {",", ";", ")", "]", "."}
 _NO_SPACE_AFTER = {"(", "[", ".", "!"}
 
 
-def format_mapper(text: str) -> str:
+def format_mapper(text: str, dialect: str = "real") -> str:
     """Re-serialise ``text`` from its tokens (raises MapperCompileError on a syntax error)."""
-    compile_mapper(text)  # validates first, with located errors
-    toks = list(_parser().lex(text))
+    compile_mapper(text, dialect)  # validates first, with located errors
+    _, lexer = tables(dialect)
+    toks = [t for t in lexer.tokens(text) if t.type != "$end"]
     out: list[str] = []
     line: list[str] = []
     depth = 0
     prev = None
     for i, tok in enumerate(toks):
-        v = str(tok)
-        if tok.type == "COMMENT":
-            continue
+        v = f'"{tok.value}"' if tok.type == "T_STRINGCONSTANT" else tok.value
         if line and _space_between(prev, v, line):
             line.append(" ")
         if v == "}":

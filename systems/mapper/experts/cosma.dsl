@@ -1,39 +1,41 @@
-# Expert mapper for COSMA, transcribed from Anjiang-Wei/taco: build/cosma-cuda/mappings (same functions as Johnson's).
-# As in the original, every 3-D point and every tile goes to GPU 0 of the node its block falls on
-# (auto3d_zero / block_zero). init_cublas uses a 1-D block map (block_zero indexes two launch dimensions).
+# Expert mapper for COSMA (DISTAL), written for this project. It encodes the decisions of the public
+# expert (github.com/Anjiang-Wei/taco, build/cosma-cuda/mappings at HEAD), which the authors ran with 4
+# ranks of one GPU per node (benchmark_lassen.py: jsrun -a 4, -ll:gpu 1), so Machine(GPU) is (ranks, 1):
+# - GPU variants first, then OpenMP, then CPU, socket/system memory on hosts, framebuffer (zero-copy as
+#   fallback) on GPUs, struct-of-arrays, C order, the GEMM's inputs are not tracked after use,
+# - the (gx, gy, gz) GEMM launch blocked over the ranks (auto_split of the rank dimension),
+# - the placement launches: points linearised over the evenly split rank grid (x fastest) and dealt
+#   cyclically over the ranks, init_cublas point i on rank i.
 Task * GPU,OMP,CPU;
 Region * * * SOCKMEM,SYSMEM;
 Region * * GPU FBMEM,ZCMEM;
 Layout * * * SOA C_order;
+CollectMemory task_4 *;
 
-def block_primitive(IPoint x, ISpace y, MSpace z, int dim1, int dim2) {
-    return x[dim1] * z.size[dim2] / y.size[dim1];
+def block_index(IPoint p, ISpace s, MSpace m, int d, int md) {
+    return p[d] * m.size[md] / s[d];
 }
 
-m_2d = Machine(GPU);
-m_1d = m_2d.merge(0, 1);
+ranks = Machine(GPU);
 
-def auto3d_zero(Task task) {
-    m_4d = m_2d.auto_split(0, task.ispace);
-    upper = tuple(block_primitive(task.ipoint, task.ispace, m_4d, i, i) for i in (0,1,2));
-    return m_4d[*upper, 0];
+def gemm_blocks(Task task) {
+    grid = ranks.auto_split(0, task.ispace);
+    block = tuple(block_index(task.ipoint, task.ispace, grid, d, d) for d in (0, 1, 2));
+    return grid[*block, 0];
 }
 
-def block_zero(Task task) {
-    m_3d = m_2d.auto_split(0, task.ispace);
-    upper = tuple(block_primitive(task.ipoint, task.ispace, m_3d, i, i) for i in (0,1));
-    return m_3d[*upper, 0];
+def placement_cyclic(Task task) {
+    even = ranks.auto_split(0, (1, 1, 1));
+    nx = even.size[2];
+    ny = even.size[1];
+    lin = task.ipoint[0] + task.ipoint[1] * nx + task.ipoint[2] * nx * ny;
+    return ranks[lin % ranks.size[0], 0];
 }
 
-def block1d(Task task) {
-    return m_1d[block_primitive(task.ipoint, task.ispace, m_1d, 0, 0)];
+def one_per_rank(Task task) {
+    return ranks[task.ipoint[0], 0];
 }
 
-def same_point(Task task) {
-    return m_2d[*task.parent.processor(m_2d)];
-}
-
-IndexTaskMap task_5 auto3d_zero;
-IndexTaskMap task_1,task_2,task_3 block_zero;
-IndexTaskMap init_cublas block1d;
-SingleTaskMap task_4 same_point;
+IndexTaskMap task_1,task_2,task_3 placement_cyclic;
+IndexTaskMap task_4 gemm_blocks;
+IndexTaskMap init_cublas one_per_rank;

@@ -1,48 +1,56 @@
-# Expert mapper for SUMMA, written for this project in the style of the DISTAL expert mappers
-# (no public SUMMA mapper was located; this follows the Cannon mapper, mapping the compute launch with auto2d).
+# Expert mapper for SUMMA (DISTAL), written for this project. It encodes the decisions of the public expert
+# (github.com/Anjiang-Wei/taco, build/summaMM-cuda/mappings at HEAD, the SUMMA, PUMMA and Cannon files hold
+# the same mapping), run with one rank of 4 GPUs per node:
+# - GPU variants first, then OpenMP, then CPU, host data in socket memory when possible, framebuffer
+#   (zero-copy as fallback) on GPUs, struct-of-arrays, C order (cuBLAS needs C-order tiles),
+# - back-pressure: one task_4 (GEMM) and one task_6 (k step) in flight per processor, the GEMM's inputs
+#   are not tracked after use (CollectMemory),
+# - tiles, fills, placement and validation: the (2gx, 2gy) grid blocked over nodes (auto_split of the node
+#   dimension by the launch domain), then cyclically over each node's GPUs,
+# - init_cublas: point i on GPU i, task_7 blocked over the OpenMP processors, each GEMM on its parent's GPU.
 Task * GPU,OMP,CPU;
 Region * * * SOCKMEM,SYSMEM;
 Region * * GPU FBMEM,ZCMEM;
 Layout * * * SOA C_order;
-InstanceLimit task_5 GPU 1;
-InstanceLimit task_7 GPU 1;
+InstanceLimit task_4 1;
+InstanceLimit task_6 1;
 CollectMemory task_4 *;
 
-def block_primitive(IPoint x, ISpace y, MSpace z, int dim1, int dim2) {
-    return x[dim1] * z.size[dim2] / y.size[dim1];
+def block_index(IPoint p, ISpace s, MSpace m, int d, int md) {
+    return p[d] * m.size[md] / s[d];
 }
 
-def cyclic_primitive(IPoint x, ISpace y, MSpace z, int dim1, int dim2) {
-    return x[dim1] % z.size[dim2];
+def cyclic_index(IPoint p, ISpace s, MSpace m, int d, int md) {
+    return p[d] % m.size[md];
 }
 
-m_2d = Machine(GPU);
-m_1d = m_2d.merge(0, 1);
-m_omp = Machine(OMP);
+gpus = Machine(GPU);
+gpus_flat = gpus.merge(0, 1);
+omps = Machine(OMP);
 
-def block1d(Task task) {
-    return m_1d[block_primitive(task.ipoint, task.ispace, m_1d, 0, 0)];
+def tiles_2d(Task task) {
+    per_node = gpus.auto_split(0, task.ispace);
+    per_gpu = per_node.auto_split(2, task.ispace / per_node[:-1]);
+    node_part = tuple(block_index(task.ipoint, task.ispace, per_gpu, d, d) for d in (0, 1));
+    gpu_part = tuple(cyclic_index(task.ipoint, task.ispace, per_gpu, d, d + 2) for d in (0, 1));
+    return per_gpu[*node_part, *gpu_part];
 }
 
-def auto2d(Task task) {
-    m_3d = m_2d.auto_split(0, task.ispace);
-    m_4d = m_3d.auto_split(2, task.ispace / m_3d[:-1]);
-    upper = tuple(block_primitive(task.ipoint, task.ispace, m_4d, i, i) for i in (0,1));
-    lower = tuple(cyclic_primitive(task.ipoint, task.ispace, m_4d, i, i + 2) for i in (0,1));
-    return m_4d[*upper, *lower];
+def every_gpu(Task task) {
+    return gpus_flat[task.ipoint[0]];
 }
 
-def auto2d_omp(Task task) {
-    m_3d = m_omp.auto_split(0, task.ispace);
-    upper = tuple(block_primitive(task.ipoint, task.ispace, m_3d, i, i) for i in (0,1));
-    return m_3d[*upper, 0];
+def tiles_2d_omp(Task task) {
+    per_node = omps.auto_split(0, task.ispace);
+    node_part = tuple(block_index(task.ipoint, task.ispace, per_node, d, d) for d in (0, 1));
+    return per_node[*node_part, 0];
 }
 
-def same_point(Task task) {
-    return m_2d[*task.parent.processor(m_2d)];
+def parent_gpu(Task task) {
+    return gpus[*task.parent.processor(gpus)];
 }
 
-IndexTaskMap task_1,task_2,task_3,task_5,taco_fill,taco_validate auto2d;
-IndexTaskMap init_cublas block1d;
-IndexTaskMap task_7 auto2d_omp;
-SingleTaskMap task_4 same_point;
+IndexTaskMap task_1,task_2,task_3,taco_fill,taco_validate tiles_2d;
+IndexTaskMap init_cublas every_gpu;
+IndexTaskMap task_7 tiles_2d_omp;
+SingleTaskMap task_4 parent_gpu;

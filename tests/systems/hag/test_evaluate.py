@@ -74,3 +74,29 @@ def test_summary_artifact():
     summ = json.loads(r.artifacts["hag_summary.json"])
     assert summ["aggregations_after"] == r.metrics["aggregations"]
     assert sum(summ["level_sizes"]) == r.metrics["agg_nodes"]
+
+
+def test_lstm_method_reuses_prefixes_and_matches_plain():
+    r = execute(_job("clique-mini", "hag-lstm", epochs=3))
+    assert r.ok, r.error
+    m = r.metrics
+    assert m["lstm_cells"] < m["lstm_cells_plain"] and m["aggregations"] < m["aggregations_before"]
+    assert m["output_max_abs_diff"] < 1e-4 and m["accuracy"] == m["accuracy_plain"]
+    assert r.params["mode"] == "seq" and r.params["max_depth"] > 10  # sequential mode: unbounded depth
+
+
+def test_config_checks_and_other_kernels():
+    with pytest.raises(ConfigError, match="'train.kernel' must be 'fused' \| 'csr'"):
+        _cfg(_job("karate", "hag-greedy", kernel="dense"))
+    with pytest.raises(ConfigError, match="hub_degree must be >= 2"):
+        _cfg(_job("karate", "hag-greedy", hub_degree=1))
+    cfg = _cfg(_job("karate", "hag-greedy"))
+    assert cfg.search.max_depth is None and cfg.search.hub_degree == 512 and cfg.train.kernel == "fused"
+    with pytest.raises(ValueError, match="needs search.mode='seq'"):
+        job = _job("karate", "hag-greedy", model="sage-lstm")
+        run(job, _cfg(job))
+    r = execute(_job("karate", "hag-greedy", epochs=3, other_kernel_epochs=2))
+    assert r.ok, r.error
+    assert r.params["kernel_used"] == "fused" and r.params["engine"] == "native"
+    for k in ("csr", "scatter"):
+        assert r.metrics[f"epoch_s_{k}"] > 0 and r.metrics[f"epoch_s_plain_{k}"] > 0

@@ -1,6 +1,4 @@
-"""Slow checks at benchmark scale: the clique-heavy reductions and the >1M-edge search time."""
-
-import time
+"""Slow checks at benchmark scale: the clique-heavy reductions and a verified power-law search."""
 
 import pytest
 
@@ -18,11 +16,11 @@ def test_clique_heavy_reductions_reach_paper_range_at_capacity_v():
 
 
 @pytest.mark.slow
-def test_million_edge_search_cpu_time():
-    g = build_graph("collab-like")
-    assert g.num_edges > 1_000_000
-    t0 = time.process_time()
-    r = hag_search(g.in_lists, check=False)
-    cpu = time.process_time() - t0
-    assert r.after.aggregations < r.before.aggregations
-    assert cpu < 20.0  # ~5.5 s CPU measured; generous for slower machines
+def test_power_law_search_is_verified_and_bounded_by_hubs():
+    # correctness at scale only: the time and memory targets live in the benchmark (docs/results/hag.md)
+    from systems.hag.graph import chung_lu_graph
+
+    g = chung_lu_graph(300_000, seed=0)
+    r = hag_search(g)  # default hub bound
+    assert r.verified and r.after.aggregations < r.before.aggregations
+    assert r.stats["tracked_consumers"] < g.num_nodes  # the hubs were left out of the counting

@@ -1,5 +1,7 @@
 import json
 
+import pytest
+
 from typer.testing import CliRunner
 
 from flows.cli.main import app
@@ -57,3 +59,19 @@ def test_emulate_command():
     assert r.exit_code == 0, r.output
     data = json.loads(r.stdout)
     assert data["ok"] and data["emulated_fwd_bytes"] + data["emulated_bwd_bytes"] == data["model_transfer_bytes"]
+
+
+@pytest.mark.slow
+def test_execute_command_runs_real_processes():
+    r = _run("execute", "--model", "tiny_vgg", "--devices", "2", "--method", "model-parallel", "--json")
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.stdout)
+    assert data["ok"] and data["bytes_sent_per_step"] == data["model_transfer_bytes_fp64"] > 0
+
+
+def test_non_series_parallel_graphs_search_without_exit_2():
+    for net in ("densenet_block", "randwire_er"):
+        r = _run("search", "--model", net, "--devices", "8", "--json", "--iterations", "500")
+        assert r.exit_code == 0, r.output
+        data = json.loads(r.stdout)
+        assert data["search_stats"]["residual_nodes"] > 0 and "exact" in data

@@ -41,3 +41,24 @@ def test_bad_method_and_workload_fail_clearly():
     assert canonical_method("dp") == "layerwise-dp"
     r = execute(Job(system="layerwise", workload="resnet@4", method="owt"))
     assert not r.ok and "NETWORK@DEVICES" in r.error
+
+
+def test_typos_and_bad_values_fail_naming_the_valid_keys():
+    spec = get_system("layerwise")
+    r = execute(Job(system="layerwise", workload="micro_cnn@2", method="mcmc", params={"mcmc_iteratons": 5}))
+    assert not r.ok and "mcmc_iterations" in r.error
+    r = execute(Job(system="layerwise", workload="micro_cnn@2", method="owt", params={"compute": "analytic"}))
+    assert not r.ok and "calibrated" in r.error
+    r = execute(Job(system="layerwise", workload="micro_cnn@2", method="owt", params={"bw_nic": 0.0}))
+    assert not r.ok and "scale.bw_nic must be > 0" in r.error
+    assert spec.method("brute-force").role == "verification"
+
+
+def test_cluster_scale_overrides_change_the_prediction_and_are_recorded():
+    base = execute(Job(system="layerwise", workload="alexnet@16", method="data-parallel"))
+    slow = execute(Job(system="layerwise", workload="alexnet@16", method="data-parallel", params={"bw_nic": 0.25}))
+    assert base.ok and slow.ok
+    assert slow.metrics["sync_s"] > 2 * base.metrics["sync_s"]  # the NIC part grows 4x
+    assert slow.config["scale"]["bw_nic"] == 0.25 and "one 3.12 GB/s NIC" in slow.artifacts["cluster.txt"]
+    assert base.metrics["min_compute_s"] == pytest.approx(slow.metrics["min_compute_s"])
+    assert base.metrics["cost_s"] >= base.metrics["min_compute_s"]

@@ -32,7 +32,7 @@ def test_eval_ok_and_failures(tmp_path):
     r = runner.invoke(app, ["eval", str(bad), "--app", "stencil", "--json"])
     assert r.exit_code == 2
     d = json.loads(r.stdout[: r.stdout.rindex("}") + 1])
-    assert d["status"] == "compile_error" and d["line"] == 2 and d["time_s"] is None
+    assert d["status"] == "compile_error" and d["line"] == 3 and d["time_s"] is None  # $end after the last newline
     r = runner.invoke(app, ["eval", str(tmp_path / "missing.dsl"), "--app", "stencil"])
     assert r.exit_code == 2 and "Traceback" not in r.output
     r = runner.invoke(app, ["eval", str(good), "--app", "nope"])

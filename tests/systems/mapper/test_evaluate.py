@@ -6,7 +6,8 @@ import json
 
 from systems.core import Job, get_system
 from systems.core.execute import execute
-from systems.mapper.evaluate import STATUSES, Outcome, evaluate_mapper, run
+from systems.mapper.evaluate import STATUSES, Outcome, evaluate_mapper
+from systems.mapper.runner import run
 from systems.mapper.experts import expert_mapper
 
 
@@ -25,7 +26,8 @@ def test_outcome_ok_fields():
 
 def test_outcome_failure_fields():
     o = evaluate_mapper("Task * GPU\n", "stencil")
-    assert o.status == "compile_error" and o.time_s is None and o.line == 1 and o.lower_bound_s > 0
+    assert o.status == "compile_error" and o.time_s is None and o.line == 2 and o.lower_bound_s > 0
+    assert o.message.startswith("Error at line 2: syntax error, unexpected $end")
     assert o.status in STATUSES
 
 

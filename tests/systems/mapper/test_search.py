@@ -39,7 +39,7 @@ def test_seeds_differ():
 def test_bad_arguments_name_valid_values():
     with pytest.raises(SearchError, match="random-search"):
         search("stencil", "opentuner")
-    with pytest.raises(SearchError, match="score, raw, guide"):
+    with pytest.raises(SearchError, match="score, raw, explain, guide, oracle"):
         search("stencil", "evolve", feedback="loud")
     with pytest.raises(SearchError, match="positive"):
         search("stencil", "evolve", iterations=0)
@@ -166,7 +166,7 @@ def test_cli_optimizers_with_endpoint_hides_key(monkeypatch):
 def test_smoke_suite_jobs_run_through_evaluate():
     """evaluate.run dispatches every non-expert method here; smoke jobs use the small sizes."""
     from systems.mapper import SPEC
-    from systems.mapper.evaluate import run
+    from systems.mapper.runner import run
 
     jobs = [j for j in SPEC.jobs("smoke") if j.workload == "stencil" and j.method != "expert"]
     assert {j.method for j in jobs} == {"random-search", "scalar-tuner", "evolve"}

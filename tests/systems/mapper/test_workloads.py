@@ -40,9 +40,24 @@ def test_llm_agent_only_when_configured(monkeypatch):
 
 
 def test_spec_validation():
-    assert SPEC.reference_baseline == "expert" and SPEC.runner == "systems.mapper.evaluate:run"
+    assert SPEC.reference_baseline == "expert" and SPEC.runner == "systems.mapper.runner:run"
     with pytest.raises(ValueError, match="unknown mapper workload"):
         SPEC.jobs("smoke", workloads=["nope"])
     assert len(SPEC.jobs("default", methods=["expert"])) == 9
     with pytest.raises(ValueError, match="unknown key 'iteratons'"):
         SPEC.jobs("smoke", overrides={"iteratons": 5})
+
+
+def test_llm_methods_join_the_suites_only_with_an_endpoint(monkeypatch, tmp_path):
+    import importlib.util
+
+    from systems.mapper import SPEC
+
+    monkeypatch.setenv("SYSLAB_HOME", str(tmp_path))
+    assert not {"llm-agent", "optoprime"} & {j.method for j in SPEC.jobs("default")}
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
+    monkeypatch.setenv("OPENAI_MODEL", "m")
+    smoke = {j.method for j in SPEC.jobs("smoke")}
+    default = {j.method for j in SPEC.jobs("default")}
+    assert "llm-agent" in smoke and "optoprime" not in smoke
+    assert ("optoprime" in default) == (importlib.util.find_spec("opto") is not None)

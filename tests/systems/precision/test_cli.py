@@ -24,7 +24,7 @@ def test_plan_bad_input_exits_2_without_traceback():
 def test_sweep_runs_locally():
     res = runner.invoke(app, ["precision", "sweep", "--rs", "1.0", "--epochs", "1", "--no-baselines"])
     assert res.exit_code == 0, res.output
-    assert "| ours | 1.0 |" in res.output
+    assert "| ours | 1 |" in res.output
 
 
 def test_sweep_bad_rs():

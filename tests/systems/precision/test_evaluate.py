@@ -9,7 +9,7 @@ from systems.core.execute import execute
 
 
 def test_ours_job_reports_every_metric_and_artifact():
-    job = Job("precision", "digits-tiny", "ours", seed=0, suite="smoke", params={"r": 0.7, "epochs": 1})
+    job = Job("precision", "digits-tiny", "ours", seed=0, suite="smoke", params={"r": 0.6, "epochs": 1})
     res = execute(job)
     assert res.ok, res.error
     m = res.metrics
@@ -35,3 +35,18 @@ def test_bad_params_fail_clearly():
         get_system("precision").resolve(Job("precision", "digits-tiny", "ours", params={"rr": 1}))
     res = execute(Job("precision", "digits-tiny", "ours", params={"epochs": 1}))
     assert not res.ok and "needs r" in res.error
+
+
+def test_metrics_carry_the_headline_share_and_the_memory_cap():
+    res = execute(Job("precision", "digits-tiny", "pi-op", params={"epochs": 1}))
+    m = res.metrics
+    assert res.ok and 0 < m["low_share"] == m["pi_op_low_share"] < 0.5
+    assert 1.3 < m["memory_cap_op"] < 2.0 and m["skipped"] == 0.0 and m["converged"] in (0.0, 1.0)
+    assert res.params["rounding"] == "away" and res.params["classes"] == 10
+
+
+def test_r_window_skips_runs_outside_r_to_r_plus_a_tenth():
+    # digits-tiny's largest group alone holds > 40% of the elements: r = 0.1 cannot be met within [0.1, 0.2]
+    res = execute(Job("precision", "digits-tiny", "ours", params={"r": 0.1, "epochs": 1}))
+    assert res.ok and res.metrics["skipped"] == 1.0 and "accuracy" not in res.metrics
+    assert res.metrics["achieved_share"] > 0.2 and "r-window" in res.artifacts["assignment.md"]

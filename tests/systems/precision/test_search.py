@@ -51,3 +51,26 @@ def test_share_is_monotone_in_r_and_bad_r_rejected():
     assert all(s >= r / 10 - 1e-12 for s, r in zip(shares, range(11)))
     with pytest.raises(ValueError, match="r must be in"):
         pi_ours(g, 1.5)
+
+
+def test_r_window_accepts_only_shares_in_r_to_r_plus_a_tenth():
+    from systems.precision.search import in_r_window
+
+    g = _chain([10, 40, 30, 20])  # group shares: 80/202 = 0.396, then 0.693, 0.891, 0.990, 1
+    assert in_r_window(0.3, pi_ours(g, 0.3).low_elements_share())  # 0.396 in [0.3, 0.4]
+    assert not in_r_window(0.4, pi_ours(g, 0.4).low_elements_share())  # 0.693 > 0.5: skipped
+    assert in_r_window(0.0, 0.0) and in_r_window(1.0, 1.0)
+
+
+def test_low_share_is_computed_from_bits_and_weight_gradients_stay_high():
+    from systems.precision.baselines import unif_lo
+    from systems.precision.graph import trace
+    from systems.precision.models import build_model
+
+    g = trace(build_model("resnet18"), (1, 8, 8), batch_size=128)
+    lo = unif_lo(g)
+    gp = sum(t.numel for t in g.tensors.values() if t.kind == "GP") / g.total_numel
+    assert lo.low_elements_share() == 1.0
+    assert lo.low_share() == pytest.approx(1.0 - gp)  # GP stays 16-bit: saves nothing
+    assert 0.95 < lo.low_share() < 0.97  # ResNet-18 on 8x8 digits at batch 128
+    assert pi_ours(g, 0.0).low_share() == 0.0

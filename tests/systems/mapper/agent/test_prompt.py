@@ -1,5 +1,7 @@
 """Prompt building and reply parsing (the reply is parsed as DSL, never executed)."""
 
+import re
+
 import pytest
 
 from systems.mapper.agent.prompt import DSL_REFERENCE, MalformedReply, build_messages, extract_dsl
@@ -38,3 +40,48 @@ def test_extract_dsl(reply):
 def test_malformed_replies(reply):
     with pytest.raises(MalformedReply):
         extract_dsl(reply)
+
+
+def test_budget_drops_oldest_feedback_first_and_grammar_prompt_asks_for_the_bare_mapper():
+    hist = [(i, MAPPER * 20, f"FB{i:02d}") for i in range(6)]
+    full = build_messages("a", "", [(1.0, MAPPER)], hist)[-1]["content"]
+    small = build_messages("a", "", [(1.0, MAPPER)], hist, max_chars=len(full) - 1000)[-1]["content"]
+    assert len(small) <= len(full) - 1000 and "FB05" in small and "FB00" not in small and "time 1 s" in small
+    g = build_messages("a", "", [], [], grammar=True)
+    assert "```mapper" not in g[-1]["content"] and "no code fence" in g[0]["content"]
+    assert extract_dsl("Task * GPU;", bare=True) == "Task * GPU;\n"
+
+
+def _code_blocks(md: str) -> list[str]:
+    """The reference's indented example blocks (syntax templates with <placeholders> excluded)."""
+    blocks, cur = [], []
+    for ln in md.splitlines() + [""]:
+        if ln.startswith("    "):
+            cur.append(ln[4:])
+        elif cur:
+            blocks.append("\n".join(cur) + "\n")
+            cur = []
+    return [b for b in blocks if not re.search(r"<[A-Za-z|*][^>]*>", b)]
+
+
+def test_reference_examples_are_real_dialect_and_compile():
+    """Every example in the DSL reference parses and compiles with the project's DSL compiler."""
+    from systems.mapper.dsl import compile_mapper
+    from systems.mapper.evaluate import evaluate_mapper
+
+    blocks = _code_blocks(DSL_REFERENCE)
+    assert len(blocks) >= 8
+    for b in blocks:
+        compile_mapper(b)
+    full = blocks[-1]  # "A complete example" runs on a benchmark
+    assert evaluate_mapper(full, "circuit").status == "ok"
+
+
+def test_reference_is_versioned_and_hashed():
+    from systems.mapper.agent.prompt import REFERENCE_SHA, REFERENCE_VERSION
+
+    assert REFERENCE_VERSION == "v1" and len(REFERENCE_SHA) == 12
+    for word in ("merge", "split", "swap", "slice", "reverse", "balance_split", "auto_split", "InstanceLimit",
+                 "CollectMemory", "IndexTaskMap", "SingleTaskMap", "Layout", "Region", "index_out_of_bounds",
+                 "no_variant", "stride", "oom", "syntax"):
+        assert word in DSL_REFERENCE

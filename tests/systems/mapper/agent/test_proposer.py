@@ -86,3 +86,51 @@ def test_repeated_transport_failures_stop_the_search():
         with pytest.raises(LLMUnavailableError) as ei:
             search(APP, "llm-agent", iterations=5, llm=cfg)
     assert KEY not in str(ei.value) and len(stub.requests) == 6  # 3 proposals x (1 + 1 retry)
+
+
+def test_grammar_mode_sends_the_gbnf_and_reads_the_bare_reply():
+    from systems.mapper.agent.grammar import gbnf
+
+    cfg = LLMConfig(base_url=None, model="stub-model", api_key=KEY, backoff_s=0.0, grammar="gbnf")
+    with StubOpenAI([lambda req: expert_mapper(APP), "Task * GPU"]) as stub:  # 2nd: cut short (no ';')
+        cfg.base_url = stub.base_url
+        res = search(APP, "llm-agent", iterations=2, seed=0, feedback="guide", llm=cfg)
+    assert stub.requests[0]["grammar"] == gbnf()
+    assert "```mapper" not in _user(stub.requests[0]) and "no code fence" in stub.requests[0]["messages"][0]["content"]
+    assert [r.status for r in res.records] == ["ok", "compile_error"]
+    assert [r.grammar for r in res.records] == ["gbnf", "gbnf"] and res.llm["llm_grammar_sent"] == "gbnf"
+    assert res.records[0].model == "stub-model" and res.llm["llm_answered_by"] == "stub-model"
+    assert res.llm["dsl_reference"].startswith("v1 sha256:")
+
+
+def test_unusable_endpoint_fails_before_any_iteration():
+    import socket
+
+    from systems.mapper.agent.llm import LLMUnavailableError
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cfg = LLMConfig(base_url=f"http://127.0.0.1:{port}/v1", model="m", api_key=KEY, backoff_s=0.0)
+    with pytest.raises(LLMUnavailableError, match="unreachable") as ei:
+        search(APP, "llm-agent", iterations=3, llm=cfg)
+    assert "\n" not in str(ei.value)
+    with StubOpenAI([], models=["another"]) as stub:
+        cfg.base_url = stub.base_url
+        with pytest.raises(LLMUnavailableError, match="does not serve model 'm'"):
+            search(APP, "llm-agent", iterations=3, llm=cfg)
+        assert stub.requests == []  # no completion was requested
+
+
+def test_job_records_every_proposal_with_why_it_failed(monkeypatch):
+    broken = expert_mapper(APP).replace(";", "", 1)
+    with StubOpenAI([f"```mapper\n{broken}```", _reply_with_expert]) as stub:
+        monkeypatch.setenv("OPENAI_BASE_URL", stub.base_url)
+        monkeypatch.setenv("OPENAI_MODEL", "stub-model")
+        job = Job(system="mapper", workload=APP, method="llm-agent", seed=0, params={"iterations": 2})
+        r = run_search_job(job, SPEC.resolve(job))
+    rows = [json.loads(x) for x in r.artifacts["proposals.jsonl"].splitlines()]
+    assert [x["status"] for x in rows] == ["compile_error", "ok"]
+    assert rows[0]["error_kind"] == "syntax" and "syntax error" in rows[0]["message"]
+    assert rows[0]["proposal"].strip() == broken.strip() and rows[1]["prompt_tokens"] > 0
+    assert r.metrics["compile_rate"] == 0.5 and r.params["llm_answered_by"] == "stub-model"

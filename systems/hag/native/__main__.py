@@ -1,0 +1,5 @@
+import sys
+
+from systems.hag.native import main
+
+sys.exit(main())

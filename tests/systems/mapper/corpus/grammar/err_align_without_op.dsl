@@ -1,0 +1,1 @@
+Layout * * * Align 128;

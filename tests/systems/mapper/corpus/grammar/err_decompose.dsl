@@ -1,0 +1,2 @@
+m = Machine(GPU);
+x = m.decompose(0, (1, 2));

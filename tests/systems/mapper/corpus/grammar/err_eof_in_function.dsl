@@ -1,0 +1,2 @@
+def f(Task task) {
+    return 1;

@@ -1,0 +1,1 @@
+GarbageCollect task_4 *;

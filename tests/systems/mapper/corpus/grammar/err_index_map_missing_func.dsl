@@ -1,0 +1,1 @@
+IndexTaskMap foo;

@@ -1,0 +1,1 @@
+InstanceLimit * 1;

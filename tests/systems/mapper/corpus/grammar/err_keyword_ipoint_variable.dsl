@@ -1,0 +1,4 @@
+def f(Task task) {
+    ipoint = task.ipoint;
+    return ipoint;
+}

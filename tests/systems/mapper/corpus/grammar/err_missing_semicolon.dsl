@@ -1,0 +1,2 @@
+Task * GPU
+Region * * GPU FBMEM;

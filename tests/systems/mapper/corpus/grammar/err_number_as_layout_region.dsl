@@ -1,0 +1,1 @@
+Layout * 0 * SOA;

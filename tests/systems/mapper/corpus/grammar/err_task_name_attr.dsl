@@ -1,0 +1,3 @@
+def f(Task task) {
+    return task.name;
+}

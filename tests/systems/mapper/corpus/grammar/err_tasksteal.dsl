@@ -1,0 +1,1 @@
+TaskSteal * CPU;

@@ -1,0 +1,6 @@
+Task * GPU,CPU;
+gpus = Machine(GPU);
+def f(Task task) {
+    return gpus[task.ipoint[0], 0];
+}
+IndexTaskMap stencil,increment f;

@@ -1,0 +1,5 @@
+Task * GPU,CPU;
+def f(Task task) {
+    return task.ipoint;
+}
+IndexTaskMap stencil f;

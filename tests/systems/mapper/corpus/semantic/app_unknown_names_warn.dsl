@@ -1,0 +1,3 @@
+Task * GPU,CPU;
+Region stencill * GPU FBMEM;
+Layout * * * SOA F_order;

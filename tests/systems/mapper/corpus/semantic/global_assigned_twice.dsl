@@ -1,0 +1,2 @@
+m = Machine(GPU);
+m = Machine(CPU);

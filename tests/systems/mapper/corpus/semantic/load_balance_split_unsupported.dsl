@@ -1,0 +1,2 @@
+m = Machine(GPU);
+b = m.balance_split(1, 4);

@@ -1,0 +1,2 @@
+m = Machine(GPU);
+x = m.size + 1;

@@ -1,0 +1,2 @@
+m = Machine(GPU);
+m1 = m.merge(0);

@@ -1,0 +1,2 @@
+n = m.size;
+m = Machine(GPU);

@@ -1,0 +1,2 @@
+Task * GPU;
+IndexTaskMap stencil place;
