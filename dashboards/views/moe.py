@@ -2,8 +2,9 @@
 
 Series names come from ``systems/moe/train.py``: ``tokens_per_s``, ``loss``, ``drops`` (per step),
 ``mem_mb`` sampled at steps ``mem_steps``, ``recompile_steps`` (the steps at which the capacity
-configuration changed); scalars ``tokens_per_s``, ``peak_mem_mb``, ``dropped_frac``, ``final_loss``,
-``recompiles``, ``recompile_s``.
+configuration changed); scalars ``tokens_per_s`` (compiles included), ``tokens_per_cpu_s``, ``peak_mem_mb``,
+``dropped_frac``, ``meets_drop_limit``, ``final_loss``, ``recompiles``, ``graphs_compiled``, ``recompile_s``,
+``recompile_cpu_s``.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ TITLE = "MoE capacity & caching (vs a static capacity factor)"
 
 def summary(ctx: FlowContext) -> None:
     st.subheader("Per method (measured)")
-    wanted = ("tokens_per_s", "peak_mem_mb", "dropped_frac", "final_loss", "recompiles", "recompile_s")
+    wanted = ("tokens_per_s", "tokens_per_cpu_s", "peak_mem_mb", "dropped_frac", "meets_drop_limit", "final_loss",
+              "recompiles", "graphs_compiled", "recompile_s", "recompile_cpu_s")
     present = [m for m in wanted if ctx.has(m)]
     if not present:
         ctx.missing("Summary", *wanted)

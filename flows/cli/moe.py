@@ -33,42 +33,31 @@ def bench(
     steps: Optional[int] = typer.Option(None, "--steps", "-n", help="training steps per run (default: the workload's)"),
     suite: str = typer.Option("smoke", "--suite", "-s", help="sizes workloads like this suite (smoke|nightly|default|full)"),
     seed: int = typer.Option(0, "--seed", help="seed"),
-    compile_: bool = typer.Option(False, "--compile", help="torch.compile(dynamic=False) the forward; recompiles on capacity changes"),
+    compile_: bool = typer.Option(False, "--compile", help="the 'compiled' config: torch.compile(dynamic=False) with inductor, "
+                                  "a recompile on every capacity change (tutel-cf0 and peer-moe stay eager)"),
     json_out: bool = typer.Option(False, "--json", help="print JSON (one object per run plus the comparison)"),
 ) -> None:
     """Train methods on workloads here and print throughput, memory, drops, quality and recompiles."""
     from systems.core import get_system
     from systems.core.compare import compare
     from systems.core.execute import execute
-    from systems.moe.methods import EXPERT
+    from systems.moe.methods import DROP_LIMIT, EXPERT, ORACLE
 
     spec = get_system("moe")
     if steps is not None and steps < 1:
         _fail(f"--steps must be >= 1, got {steps}")
-    methods = list(method) if method else list(spec.method_names)
-    if compile_:
-        bad = [m for m in methods if m in ("tutel-cf0", "dropless", "peer-moe")]
-        if method and bad:
-            _fail(f"--compile needs fixed capacities between recompiles; not supported by: {', '.join(bad)}")
-        methods = [m for m in methods if m not in bad]
-    from systems.core import Job
     from systems.moe.workloads import applicable
 
-    params: dict = {}
-    if steps is not None:
-        params["steps"] = steps
-    if compile_:
-        params["compile"] = True
+    params: dict = {} if steps is None else {"steps": steps}
     try:
         s = spec.suite(suite)
-        config = s.entries[0].config
+        methods = list(method) if method else list(spec.method_names)
         workloads = list(workload) if workload else s.workloads
         for w in workloads:
-            spec.workload_overrides(w)
-        jobs = [Job("moe", w, m, seed, suite, dict(params), config=config)
+            spec.workload_overrides(w)  # an unknown workload fails naming the valid ones
+        config = "compiled" if compile_ else None  # tutel-cf0 / peer-moe run eager (their methods say so)
+        jobs = [spec.job(w, m, seed, suite=suite, config=config, params=params)  # strict: fails before training
                 for w in workloads for m in methods if applicable(m, w)]
-        for job in jobs:
-            spec.resolve(job)  # strict: a bad method or param fails here, before anything trains
     except ValueError as exc:
         _fail(str(exc))
     results = []
@@ -86,21 +75,25 @@ def bench(
                          "quality_ok": qok.get((r.workload, r.method))} for r in results]}
         typer.echo(json.dumps(out, indent=2, default=str))
     else:
-        hdr = (f"{'workload':14s} {'method':17s} {'tokens/s':>10s} {'vs expert':>9s} {'peak MB':>8s} "
-               f"{'dropped%':>8s} {'loss':>7s} {'acc':>6s} {'recomp':>6s} {'recomp s':>8s}")
+        hdr = (f"{'workload':14s} {'method':22s} {'tokens/s':>10s} {'tok/CPU-s':>10s} {'vs expert':>9s} "
+               f"{'peak MB':>8s} {'dropped%':>8s} {'loss':>7s} {'acc':>6s} {'recomp':>6s} {'recomp s':>8s}")
         typer.echo(hdr)
         for r in results:
             m = r.metrics
             if not r.ok:
                 typer.echo(f"{r.workload:14s} {r.method:17s} FAILED: {(r.error or '').strip().splitlines()[-1]}")
                 continue
-            name = r.method + (f"(a={m['expert_alpha']:g})" if r.method == EXPERT else "")
+            name = r.method + (f"(a={m['oracle_alpha']:.3g})" if r.method == ORACLE else "")
+            name += "" if m.get("meets_drop_limit", 1) else " !drops"
             rt = ratio.get((r.workload, r.method))
-            typer.echo(f"{r.workload:14s} {name:17s} {m['tokens_per_s']:10.0f} {_f(rt, '9.2f')} "
-                       f"{m['peak_mem_mb']:8.2f} {100 * m['dropped_frac']:8.2f} {m['final_loss']:7.4f} "
-                       f"{_f(m.get('accuracy'), '6.3f')} {m['recompiles']:6.0f} {m['recompile_s']:8.2f}")
+            typer.echo(f"{r.workload:14s} {name:22s} {m['tokens_per_s']:10.0f} {m['tokens_per_cpu_s']:10.0f} "
+                       f"{_f(rt, '9.2f')} {m['peak_mem_mb']:8.2f} {100 * m['dropped_frac']:8.2f} "
+                       f"{m['final_loss']:7.4f} {_f(m.get('accuracy'), '6.3f')} {m['recompiles']:6.0f} "
+                       f"{m['recompile_s']:8.2f}")
         if results:
-            typer.echo(f"measured on {results[0].hardware}; vs expert = tokens/s over {EXPERT}")
+            typer.echo(f"measured on {results[0].hardware}; vs expert = tokens/s over {EXPERT} (a static alpha "
+                       f"chosen in advance); !drops = dropped >= the {100 * DROP_LIMIT:g} % limit; tokens/s include "
+                       f"compiles and recompiles")
     if results and not any(r.ok for r in results):
         raise typer.Exit(1)
 
@@ -121,7 +114,8 @@ def workloads_cmd() -> None:
 @app.command("methods")
 def methods_cmd() -> None:
     """List the methods."""
-    from systems.moe.methods import BASELINES, METHODS
+    from systems.moe.methods import METHODS, REFERENCE
 
     for name, m in METHODS.items():
-        typer.echo(f"{name:17s} {'(expert) ' if name in BASELINES else ''}{m.description}")
+        role = m.role + (", reference" if name == REFERENCE else "")
+        typer.echo(f"{name:17s} ({role}) {m.description}")

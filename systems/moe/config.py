@@ -50,6 +50,12 @@ class WorkloadConfig:
     """``drift``: number of token clusters."""
     skew: float = 2.0
     """``drift``: concentration of cluster popularity (0 = uniform; larger = more skewed routing)."""
+    skew_end: float | None = None
+    """``drift``: when set, the skew relaxes from ``skew`` to ``skew_end`` as
+    ``skew_end + (skew - skew_end) * exp(-step / settle_steps)``: routing whose needed capacity starts
+    high and settles, as in DynaMoE's traces."""
+    settle_steps: float = 50.0
+    """``drift``: time constant (steps) of the skew relaxation (with ``skew_end``)."""
     drift: float = 0.002
     """``drift``: how far the popularity bump moves per step, in turns of the cluster ring."""
     noise: float = 0.3
@@ -88,6 +94,9 @@ class ControllerConfig:
     """Per-expert capacities are rounded up to a multiple of this many rows (fewer recompiles)."""
     local_shrink_ratio: float = 0.85
     """local-cf also recompiles when the target total rows fall below this fraction of the current."""
+    bucket_alpha: float = 0.0
+    """Capacity bucketing: round every capacity up to a multiple of ``bucket_alpha * k * B / n`` rows
+    (0 = off), bounding the number of distinct configurations (compiled graphs)."""
     cooldown: int = 10
     """Minimum optimizer steps between two capacity changes that save memory (shrinks). Growing to stop
     drops only waits ``launch_ahead + 1`` steps (until the last change shows in the statistics)."""
@@ -121,12 +130,25 @@ class RunConfig:
     """Adam learning rate."""
     seed: int = 0
     """Seed for data, init and routing."""
-    warmup_steps: int = 2
-    """First steps excluded from the throughput figures (lazy init; the first compile is still reported)."""
     compile: bool = False
     """Run the forward+loss through ``torch.compile(dynamic=False)``; a capacity change re-specialises it."""
     compile_backend: str = "inductor"
     """torch.compile backend (``inductor``; ``eager``/``aot_eager`` for fast tests)."""
+    compile_mode: str = "default"
+    """torch.compile mode: ``default``, or ``reduce-overhead`` (CUDA graphs: a capacity change re-captures)."""
+    compile_caches: bool = False
+    """Let inductor reuse its on-disk caches (FX graph, kernels). False compiles every graph cold, so a
+    recompile costs what it costs the first time a configuration is seen."""
+    kernel: str = "auto"
+    """Grouped expert GEMM (``systems.moe.kernels.IMPLS``): ``auto``, ``grouped_mm``, ``padded_bmm``, ``loop``."""
+    adam: str = "fused"
+    """Adam implementation: ``fused`` (falls back to ``foreach`` where torch has no fused kernel),
+    ``foreach`` or ``loop``."""
+    dtype: str = "float32"
+    """Parameter and activation dtype: ``float32`` or ``bfloat16``."""
+    sync_steps: bool = False
+    """CUDA: synchronise after every step so per-step times are device times (CPU steps are always
+    synchronous). Off, the run is timed end to end with one synchronisation at the end."""
     mem_samples: int = 3
     """Peak-memory probes spread over training (eager forward+backward at the configuration in force)."""
     peer_alpha: float = 2.0
@@ -153,8 +175,8 @@ def moe_default() -> RunConfig:
 
 
 def moe_nightly() -> RunConfig:
-    """Nightly: each workload at 0.4x its steps (fits ~5 minutes on 2 CPUs)."""
-    return RunConfig(steps_scale=0.4)
+    """Nightly: each workload at 0.6x its steps (fits ~5 minutes on 2 CPUs)."""
+    return RunConfig(steps_scale=0.6)
 
 
 def moe_full() -> RunConfig:
@@ -162,7 +184,20 @@ def moe_full() -> RunConfig:
     return RunConfig(steps_scale=2.0)
 
 
-CONFIGS = {"default": moe_default, "nightly": moe_nightly, "full": moe_full}
+def moe_compiled() -> RunConfig:
+    """The benchmark's headline: forward + loss through ``torch.compile(dynamic=False)`` with inductor,
+    caches off, so every capacity change is a cold recompile counted and timed in tokens/s."""
+    return RunConfig(compile=True, compile_backend="inductor", compile_caches=False)
+
+
+def moe_compiled_quick() -> RunConfig:
+    """``--quick``: the same pipeline with the ``aot_eager`` backend (dynamo + AOTAutograd re-trace and
+    re-specialise every graph; no code generation), 0.5x steps, so it finishes in minutes."""
+    return RunConfig(compile=True, compile_backend="aot_eager", steps_scale=0.5)
+
+
+CONFIGS = {"default": moe_default, "nightly": moe_nightly, "full": moe_full, "compiled": moe_compiled,
+           "compiled-quick": moe_compiled_quick}
 """Named configs (``SuiteEntry.config``)."""
 
 

@@ -50,8 +50,28 @@ def _epoch_order(n_items: int, cfg: WorkloadConfig, seed: int, epoch: int) -> np
     return rng.permutation(n_items)
 
 
-def make_data(cfg: WorkloadConfig, seed: int = 0) -> Data:
-    """Build the data of a workload (validating its config)."""
+_CACHE: dict[tuple, "Data"] = {}
+_CACHE_SIZE = 2
+
+
+def make_data(cfg: WorkloadConfig, seed: int = 0, device: str | torch.device = "cpu") -> Data:
+    """Build the data of a workload (validating its config). Random draws are made on the CPU (the
+    same values on any device); the tensors and the per-step generation live on ``device``.
+
+    The last two workloads built are kept: every method of a comparison trains on the same data, and
+    ``batch(step)`` is a pure function of the step, so sharing the object changes nothing but the
+    set-up time."""
+    dev = torch.device(device)
+    key = (tuple(sorted(vars(cfg).items())), seed, str(dev))
+    if key not in _CACHE:
+        data = _make_data(cfg, seed, dev)
+        while len(_CACHE) >= _CACHE_SIZE:
+            _CACHE.pop(next(iter(_CACHE)))
+        _CACHE[key] = data
+    return _CACHE[key]
+
+
+def _make_data(cfg: WorkloadConfig, seed: int, dev: torch.device) -> Data:
     if cfg.kind not in KINDS:
         raise ValueError(f"workload kind must be one of {', '.join(KINDS)}, got {cfg.kind!r}")
     if cfg.batch_size < 1 or cfg.n_batches < 1 or cfg.eval_batches < 1:
@@ -64,7 +84,7 @@ def make_data(cfg: WorkloadConfig, seed: int = 0) -> Data:
         x = rng.standard_normal((n, cfg.d_in)).astype(np.float32)
         y = _teacher(rng, cfg.d_in, cfg.d_in)(x)
         y = ((y - y.mean(0)) / y.std(0)).astype(np.float32)
-        return _static(x, y, cfg, seed, "regress", cfg.d_in,
+        return _static(x, y, cfg, seed, "regress", cfg.d_in, dev,
                        f"FastMoE-style micro-benchmark: {n} random tokens of width {cfg.d_in}, teacher regression")
     if cfg.kind == "classify":
         if cfg.dataset == "mnist":
@@ -86,14 +106,15 @@ def make_data(cfg: WorkloadConfig, seed: int = 0) -> Data:
         need = (cfg.n_batches + cfg.eval_batches) * B
         if need > len(x):
             raise ValueError(f"{cfg.dataset} has {len(x)} samples; (n_batches + eval_batches) * batch_size = {need}")
-        return _static(x[:need], y[:need], cfg, seed, "classify", 10, desc)
-    return _drift(cfg, seed, rng)
+        return _static(x[:need], y[:need], cfg, seed, "classify", 10, dev, desc)
+    return _drift(cfg, seed, rng, dev)
 
 
 def _static(x: np.ndarray, y: np.ndarray, cfg: WorkloadConfig, seed: int, task: str, d_out: int,
-            desc: str) -> Data:
+            dev: torch.device, desc: str) -> Data:
     B, nb = cfg.batch_size, cfg.n_batches
-    xt, yt = torch.from_numpy(np.ascontiguousarray(x)), torch.from_numpy(np.ascontiguousarray(y))
+    xt = torch.from_numpy(np.ascontiguousarray(x)).to(dev)
+    yt = torch.from_numpy(np.ascontiguousarray(y)).to(dev)
     train_x, train_y = xt[:nb * B], yt[:nb * B]
     evals = [(xt[(nb + i) * B:(nb + i + 1) * B], yt[(nb + i) * B:(nb + i + 1) * B]) for i in range(cfg.eval_batches)]
     orders: dict[int, torch.Tensor] = {}
@@ -102,14 +123,14 @@ def _static(x: np.ndarray, y: np.ndarray, cfg: WorkloadConfig, seed: int, task: 
         epoch, pos = divmod(step, nb)
         key = epoch if cfg.shuffle else 0
         if key not in orders:
-            orders[key] = torch.from_numpy(_epoch_order(nb * B, cfg, seed, key))
+            orders[key] = torch.from_numpy(_epoch_order(nb * B, cfg, seed, key)).to(dev)
         idx = orders[key][pos * B:(pos + 1) * B]
         return train_x[idx], train_y[idx]
 
     return Data(x.shape[1], d_out, task, batch, evals, nb, desc + f"; {nb} batches of {B} per epoch")
 
 
-def _drift(cfg: WorkloadConfig, seed: int, rng: np.random.Generator) -> Data:
+def _drift(cfg: WorkloadConfig, seed: int, rng: np.random.Generator, dev: torch.device) -> Data:
     """Clustered tokens: position p of the epoch keeps its uniform draw u_p and noise; its cluster is
     the inverse CDF of the popularity at the current step, a von-Mises bump (concentration ``skew``)
     moving ``drift`` turns per step around the ring of clusters. drift = 0 gives identical epochs."""
@@ -120,30 +141,50 @@ def _drift(cfg: WorkloadConfig, seed: int, rng: np.random.Generator) -> Data:
     noise = rng.standard_normal((nb, B, d)).astype(np.float32) * cfg.noise
     ring = np.arange(C) / C
 
+    if cfg.skew_end is not None and cfg.settle_steps <= 0:
+        raise ValueError(f"settle_steps must be > 0 with skew_end, got {cfg.settle_steps}")
+
+    def skew(t: float) -> float:
+        if cfg.skew_end is None:
+            return cfg.skew
+        return cfg.skew_end + (cfg.skew - cfg.skew_end) * math.exp(-t / cfg.settle_steps)
+
     def popularity(t: float) -> np.ndarray:
-        p = np.exp(cfg.skew * np.cos(2 * math.pi * (ring - cfg.drift * t)))
+        p = np.exp(skew(t) * np.cos(2 * math.pi * (ring - cfg.drift * t)))
         return p / p.sum()
 
-    def sample(uu: np.ndarray, nz: np.ndarray, t: float):
+    centers_t, maps_t = torch.from_numpy(centers).to(dev), torch.from_numpy(maps).to(dev)
+    noise_t = torch.from_numpy(noise).to(dev)
+    scale = 1 / math.sqrt(2.25 + cfg.noise ** 2)
+
+    def sample(uu: np.ndarray, nz: torch.Tensor, t: float):
         cdf = np.cumsum(popularity(t))
-        c = np.minimum(np.searchsorted(cdf, uu * cdf[-1]), C - 1)
-        x = centers[c] + nz
-        y = np.einsum("bd,bde->be", x, maps[c]) / math.sqrt(2.25 + cfg.noise ** 2)
-        return torch.from_numpy(x.astype(np.float32)), torch.from_numpy(y.astype(np.float32))
+        c_np = np.minimum(np.searchsorted(cdf, uu * cdf[-1]), C - 1)
+        c = torch.from_numpy(c_np).to(dev)
+        x = centers_t[c] + nz
+        order = torch.argsort(c, stable=True)  # rows grouped by cluster: one matmul per cluster present
+        sizes = np.bincount(c_np, minlength=C).tolist()
+        y_sorted = torch.cat([xs @ maps_t[cl] for cl, xs in enumerate(torch.split(x[order], sizes)) if len(xs)])
+        y = torch.empty_like(x)
+        y[order] = y_sorted * scale
+        return x, y
 
     def batch(step: int):
         pos = step % nb
         uu = u[pos]
         if cfg.shuffle:
             uu = np.random.default_rng([seed, 23, step]).permutation(uu)
-        return sample(uu, noise[pos], float(step))
+        return sample(uu, noise_t[pos], float(step))
 
     def eval_at(step: int):
         erng = np.random.default_rng([seed, 99])  # the same held-out draws, at the popularity of ``step``
-        return [sample(erng.random(B), erng.standard_normal((B, d)).astype(np.float32) * cfg.noise, float(step))
+        return [sample(erng.random(B), torch.from_numpy(erng.standard_normal((B, d)).astype(np.float32)
+                                                         * cfg.noise).to(dev), float(step))
                 for _ in range(cfg.eval_batches)]
 
+    settle = (f" relaxing to {cfg.skew_end} (time constant {cfg.settle_steps:g} steps)"
+              if cfg.skew_end is not None else "")
     return Data(d, d, "regress", batch, eval_at(0), nb,
-                f"drifting clustered tokens: {C} clusters, skew {cfg.skew}, drift {cfg.drift} turns/step, "
+                f"drifting clustered tokens: {C} clusters, skew {cfg.skew}{settle}, drift {cfg.drift} turns/step, "
                 f"{nb} batches of {B} per epoch; evaluated on held-out tokens at the final step's popularity",
                 eval_at)

@@ -1,15 +1,26 @@
 """The training engine: one method on one workload, with lagged statistics, the controller and
 (optionally) ``torch.compile`` graphs re-specialised whenever the capacities change.
 
-A configuration change (``Decision``) is a *re-compilation*: the GroupBy buffers are rebuilt at the
+A configuration change (``Decision``) is a *re-compilation*: the GroupBy layout is rebuilt at the
 new capacities (and cached plans are rebuilt), and in compile mode the forward+loss graph,
-compiled with ``dynamic=False`` and the capacities passed as Python ints, misses its guards and is
-compiled again for the new capacities on the next step. Recompiles are counted and timed.
+compiled with ``dynamic=False`` and the capacities held as Python ints, misses its guards and is
+compiled again for the new capacities on the next step (a configuration seen before reuses its
+graph: a graph-cache hit). Compiles are counted by a backend wrapper and timed as the extra wall
+and CPU time of the steps in which they happened.
+
+Hot path: the step never reads a device value on the host. Statistics travel as non-blocking
+copies read ``launch_ahead`` steps later (``controller.Pending``); the expert GEMMs take their
+segment ends as device tensors (``kernels``). Only ``tutel-cf0`` reads this step's maximum load on
+the host, as Tutel itself does.
+
+This module runs *one* method; meta-methods that run several (the hindsight-picked oracle α in
+``systems.moe.baselines``) call :func:`train` and are dispatched by the runner.
 """
 
 from __future__ import annotations
 
-import math
+import contextlib
+import resource
 import statistics
 import time
 from dataclasses import dataclass, field, replace
@@ -19,11 +30,16 @@ import torch.nn.functional as F
 from torch import nn
 
 from systems.moe.config import RunConfig
-from systems.moe.controller import Decision, RecompileController, StepStats
+from systems.moe.controller import Decision, RecompileController, StepStats, pack_stats
 from systems.moe.data import Data, make_data
-from systems.moe.layer import MoEModel, Plan, capacity_for, make_plan
+from systems.moe.layer import Layout, MoEModel, Plan, capacity_for, make_layout, make_plan
 from systems.moe.memory import TensorMemoryTracker, persistent_bytes
-from systems.moe.methods import EXPERT, Method, get_method
+from systems.moe.methods import DROP_LIMIT, Method, get_method
+
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
+ADAMS = ("fused", "foreach", "loop")
+EAGER_ONLY = ("tutel", "peer")
+"""Back-ends whose buffer shapes follow each step's routing (no fixed shape to compile)."""
 
 
 @dataclass
@@ -34,39 +50,45 @@ class TrainResult:
     series: dict[str, list[float]] = field(default_factory=dict)
     params: dict[str, object] = field(default_factory=dict)
     artifacts: dict[str, str] = field(default_factory=dict)
-    state: dict | None = None
-    """With ``keep_state=True``: the trained model, optimizer and final dispatch configuration
-    (used by the benchmark to time all methods' final configurations interleaved)."""
-
-
-class _Abort(Exception):
-    pass
+    counts: list[list[int]] = field(default_factory=list)
+    """Per-step demand per expert (the routing trace; used by the oracle)."""
 
 
 class CountingBackend:
-    """A torch.compile backend wrapper counting graph compilations (each one is a (re)compile)."""
+    """A torch.compile backend wrapper counting graph compilations (each one is a (re)compile).
 
-    def __init__(self, name: str) -> None:
+    ``mode`` applies inductor's mode options (``reduce-overhead``: CUDA graphs, re-captured for every
+    new graph)."""
+
+    def __init__(self, name: str, mode: str = "default") -> None:
         self.name = name
+        self.mode = mode
         self.count = 0
 
-    def __call__(self, gm, example_inputs):
+    def __call__(self, gm, example_inputs, **_):
         self.count += 1
+        if self.name == "inductor" and self.mode != "default":
+            from torch._inductor import list_mode_options
+            from torch._inductor.compile_fx import compile_fx
+
+            return compile_fx(gm, example_inputs, config_patches=list_mode_options(self.mode))
         from torch._dynamo.backends.registry import lookup_backend
 
         return lookup_backend(self.name)(gm, example_inputs)
 
 
+def cpu_seconds() -> float:
+    """CPU time of this process and its finished children (the C++ compiler runs as a child)."""
+    a, b = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return a.ru_utime + a.ru_stime + b.ru_utime + b.ru_stime
+
+
 def forward_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor, task: str, coef: float,
-                 caps: tuple[int, ...] | None, backend: str, tutel_cf: float,
-                 plan_topi: torch.Tensor | None = None, plan_slot: torch.Tensor | None = None,
-                 plan_src: torch.Tensor | None = None, plan_keep: torch.Tensor | None = None,
-                 plan_counts: torch.Tensor | None = None):
-    """Forward + loss. Capacities are Python ints: under ``dynamic=False`` each tuple is its own graph."""
-    plan = None
-    if plan_topi is not None:
-        plan = Plan(plan_topi, plan_slot, plan_src, plan_keep, plan_counts, caps)
-    out, aux = model(x, caps=caps, backend=backend, tutel_cf=tutel_cf, plan=plan)
+                 layout: Layout | None, backend: str, tutel_cf: float, plan: Plan | None = None):
+    """Forward + loss. ``layout`` holds the capacities as Python ints: under ``dynamic=False`` each
+    configuration is its own graph."""
+    out, aux = model(x, layout=layout, backend=backend, tutel_cf=tutel_cf, plan=plan)
+    out = out.float()
     if task == "classify":
         task_loss = F.cross_entropy(out, y)
         correct = (out.argmax(-1) == y).sum()
@@ -105,7 +127,8 @@ class PeerModel(nn.Module):
             with torch.no_grad():
                 raw = torch.einsum("...bnd,...de->...bne", x, gate.w_gating).softmax(-1)
                 topi = raw.reshape(-1, self.n).topk(2, dim=-1).indices
-                self._last["counts"] = torch.bincount(topi.reshape(-1), minlength=self.n)
+                counts = torch.zeros(self.n, dtype=torch.long, device=x.device)
+                self._last["counts"] = counts.index_add_(0, topi.reshape(-1), torch.ones_like(topi.reshape(-1)))
                 self._last["dropped"] = (2 * topi.shape[0] - dispatch.sum()).round().long()
                 self._last["topi"] = topi
             return dispatch, combine, loss
@@ -120,38 +143,99 @@ class PeerModel(nn.Module):
         return self.head(h + y.squeeze(0)), aux
 
 
-def train(cfg: RunConfig, abort_drop_assignments: float | None = None, keep_state: bool = False) -> TrainResult:
-    """Train ``cfg.method`` on ``cfg.workload``; metrics described in ``systems/moe/evaluate.py``."""
-    if cfg.threads < 0:
-        raise ValueError(f"threads must be >= 0, got {cfg.threads}")
+def make_optimizer(params, lr: float, kind: str, device: torch.device) -> tuple[torch.optim.Optimizer, str]:
+    """Adam as ``kind`` (``fused`` falls back to ``foreach`` where torch has no fused kernel); returns
+    the optimizer and the implementation actually used."""
+    if kind not in ADAMS:
+        raise ValueError(f"adam must be one of {', '.join(ADAMS)}, got {kind!r}")
+    params = list(params)
+    if kind == "fused":
+        try:
+            return torch.optim.Adam(params, lr=lr, fused=True), "fused"
+        except (RuntimeError, ValueError):
+            kind = "foreach"
+    return torch.optim.Adam(params, lr=lr, foreach=kind == "foreach"), kind
+
+
+@contextlib.contextmanager
+def compiler_settings(cfg: RunConfig):
+    """Within the block: dynamo limits high enough for every recompile, inductor's caches off unless
+    ``compile_caches``, and on CPU inductor compiling in this process (its C++ compiler runs as a child
+    process, counted by :func:`cpu_seconds`; on a GPU, Triton kernels compile in inductor's worker
+    pool as usual). Dynamo's in-memory graphs are dropped before and after."""
+    import torch._dynamo as dynamo
+
+    with contextlib.ExitStack() as stack:
+        limits = {"recompile_limit": max(dynamo.config.recompile_limit, 256)}
+        if hasattr(dynamo.config, "accumulated_recompile_limit"):
+            limits["accumulated_recompile_limit"] = max(dynamo.config.accumulated_recompile_limit, 1024)
+        stack.enter_context(dynamo.config.patch(**limits))
+        if cfg.compile and cfg.compile_backend == "inductor":
+            import torch._inductor.config as ic
+
+            patch = {"force_disable_caches": not cfg.compile_caches}
+            if torch.device(cfg.device).type == "cpu":  # in-process C++ builds: their CPU time is counted
+                patch["compile_threads"] = 1
+            stack.enter_context(ic.patch(**patch))
+        dynamo.reset()
+        try:
+            yield
+        finally:
+            dynamo.reset()
+
+
+@contextlib.contextmanager
+def cpu_threads(n: int):
+    """torch intra-op threads set to ``n`` within the block (0: leave torch's setting)."""
+    if n < 0:
+        raise ValueError(f"threads must be >= 0, got {n}")
     before = torch.get_num_threads()
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
+    if n:
+        torch.set_num_threads(n)
     try:
-        return _train(cfg, abort_drop_assignments, keep_state)
+        yield
     finally:
         torch.set_num_threads(before)
 
 
-def _train(cfg: RunConfig, abort_drop_assignments: float | None, keep_state: bool = False) -> TrainResult:
-    method = get_method(cfg.method)
-    if method.name == EXPERT:
-        from systems.moe.baselines import run_expert
+def train(cfg: RunConfig, method: Method | None = None) -> TrainResult:
+    """Train ``cfg.method`` (or the given ``method``, e.g. a static alpha picked by the oracle) on
+    ``cfg.workload``; metrics described in ``systems/moe/evaluate.py``."""
+    with cpu_threads(cfg.threads):
+        if cfg.compile:
+            with compiler_settings(cfg):
+                return _train(cfg, method or get_method(cfg.method))
+        return _train(cfg, method or get_method(cfg.method))
 
-        return run_expert(cfg, keep_state=keep_state)
+
+def _check(cfg: RunConfig, method: Method) -> None:
+    if method.backend == "meta":
+        raise ValueError(f"{method.name!r} runs other methods and picks one; run it through "
+                         f"systems.moe.baselines.run_oracle, not train()")
     if cfg.steps < 1:
         raise ValueError(f"steps must be >= 1, got {cfg.steps}")
-    if cfg.compile and method.backend in ("tutel", "dropless", "peer"):
+    if cfg.compile and method.backend in EAGER_ONLY:
         raise ValueError(f"compile=True needs capacities fixed between recompiles; method {method.name!r} "
                          f"sizes its buffers from each step's routing (data-dependent shapes) — run it eager")
+    if cfg.dtype not in DTYPES:
+        raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {cfg.dtype!r}")
+    if cfg.compile_mode not in ("default", "reduce-overhead"):
+        raise ValueError(f"compile_mode must be 'default' or 'reduce-overhead', got {cfg.compile_mode!r}")
+
+
+def _train(cfg: RunConfig, method: Method) -> TrainResult:
+    _check(cfg, method)
     torch.manual_seed(cfg.seed)
     dev = torch.device(cfg.device)
-    data = make_data(cfg.workload, cfg.seed)
+    dtype = DTYPES[cfg.dtype]
+    data = make_data(cfg.workload, cfg.seed, dev)
     lc = cfg.layer
     B, n, k = cfg.workload.batch_size, lc.n_experts, lc.top_k
-    model = (PeerModel(data.d_in, data.d_out, cfg) if method.backend == "peer"
-             else MoEModel(data.d_in, data.d_out, lc)).to(dev)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    with torch.device(dev):  # parameters are drawn on the device (no host-side copy of a large model)
+        model = (PeerModel(data.d_in, data.d_out, cfg) if method.backend == "peer"
+                 else MoEModel(data.d_in, data.d_out, lc, cfg.kernel)).to(dtype)
+    kernel = model.moe.experts.resolve_kernel() if method.backend != "peer" else "einsum (package)"
+    opt, adam = make_optimizer(model.parameters(), cfg.lr, cfg.adam, dev)
     alpha0 = method.alpha if method.alpha is not None else cfg.controller.alpha0
     if method.backend == "peer":
         alpha0 = cfg.peer_alpha  # recorded only: the package sizes its own buffers from the same alpha
@@ -160,43 +244,51 @@ def _train(cfg: RunConfig, abort_drop_assignments: float | None, keep_state: boo
 
     counter: CountingBackend | None = None
     fn = forward_loss
+    cudagraphs = cfg.compile and cfg.compile_mode == "reduce-overhead" and dev.type == "cuda"
     if cfg.compile:
-        import torch._dynamo as dynamo
-
-        dynamo.config.recompile_limit = max(dynamo.config.recompile_limit, 256)
-        dynamo.config.accumulated_recompile_limit = max(
-            getattr(dynamo.config, "accumulated_recompile_limit", 256), 1024)
-        dynamo.reset()
-        counter = CountingBackend(cfg.compile_backend)
+        counter = CountingBackend(cfg.compile_backend, cfg.compile_mode)
         fn = torch.compile(forward_loss, backend=counter, dynamic=False)
 
-    caps = caps0 = ctrl.caps
+    caps = caps0 = peak_caps = ctrl.caps
+    layout = make_layout(caps, dev) if backend == "padded" else None
     assign_cache: dict[int, torch.Tensor] = {}
     plan_cache: dict[int, Plan] = {}
-    step_times: list[float] = []
-    fresh: list[bool] = []  # step ran right after a configuration change (or is the first step)
-    rebuild_s: list[float] = []
+    wall: list[float] = []
+    cpu: list[float] = []
+    compiled_in_step: list[int] = []
     losses, drops, counts_log, match_log, rows_log, correct_log = [], [], [], [], [], []
     mem_series: list[tuple[int, float]] = []
     mem_steps = _mem_steps(cfg.steps, cfg.mem_samples)
     decisions: list[Decision] = []
+    seen_configs = {(caps, False)}
+    graph_hits = 0
     cache_steps = 0
-    need_compile = True
+    if dev.type == "cuda":
+        torch.cuda.synchronize(dev)
+        torch.cuda.reset_peak_memory_stats(dev)
+    t_start, c_start = time.perf_counter(), cpu_seconds()
+    aside_w = aside_c = 0.0  # data generation and memory probes: not part of a training step
     for step in range(cfg.steps):
-        x, y = (t.to(dev) for t in data.batch(step))
+        a0, ac0 = time.perf_counter(), cpu_seconds()
+        x, y = data.batch(step)
+        x, y = x.to(dev, dtype if x.is_floating_point() else x.dtype), y.to(dev)
+        aside_w, aside_c = aside_w + time.perf_counter() - a0, aside_c + cpu_seconds() - ac0
         pos = step % data.n_batches
-        plan_args: tuple = ()
+        plan = None
         if ctrl.cache_on and pos in assign_cache:
             if pos not in plan_cache:
-                plan_cache[pos] = make_plan(assign_cache[pos], caps)
-            p = plan_cache[pos]
-            plan_args = (p.topi, p.slot, p.src, p.keep, p.counts)
+                plan_cache[pos] = make_plan(assign_cache[pos], layout)
+            plan = plan_cache[pos]
             cache_steps += 1
-        _sync(dev)
-        t0 = time.perf_counter()
+        graphs_before = counter.count if counter else 0
+        t0, c0 = time.perf_counter(), cpu_seconds()
         opt.zero_grad(set_to_none=True)
+        if cudagraphs:
+            torch.compiler.cudagraph_mark_step_begin()
         loss, task_loss, counts, dropped, topi, correct = fn(
-            model, x, y, data.task, lc.balance_coef, caps, backend, method.tutel_cf, *plan_args)
+            model, x, y, data.task, lc.balance_coef, layout, backend, method.tutel_cf, plan)
+        if cudagraphs:  # graph outputs are overwritten by the next replay: keep copies of what outlives the step
+            task_loss, counts, dropped, topi, correct = (t.clone() for t in (task_loss, counts, dropped, topi, correct))
         loss.backward()
         opt.step()
         match = None
@@ -206,110 +298,129 @@ def _train(cfg: RunConfig, abort_drop_assignments: float | None, keep_state: boo
                 match = (topi.sort(-1).values == prev.sort(-1).values).all(-1).float().mean()
             if not ctrl.cache_on:  # frozen while in use: the cached assignment is what GroupBy reads
                 assign_cache[pos] = topi.detach()
-        ctrl.observe(StepStats(step, counts.detach(), dropped.detach(), match))
+        ctrl.observe(StepStats(step, pack_stats(counts, dropped, match), None))
         dec = ctrl.after_step(step)
-        _sync(dev)  # timing only: the step itself never waits on its statistics (they are read lagged)
-        t1 = time.perf_counter()
-        rb = 0.0
         if dec is not None:
             caps = dec.caps
+            peak_caps = caps if sum(caps) > sum(peak_caps) else peak_caps
+            layout = make_layout(caps, dev) if backend == "padded" else None
             plan_cache.clear()  # rebuild: cached plans are re-made at the new capacities when next used
             decisions.append(dec)
-            rb = time.perf_counter() - t1
-        step_times.append(time.perf_counter() - t0)
-        fresh.append(need_compile)
-        need_compile = dec is not None
-        rebuild_s.append(rb)
+            key = (caps, dec.cache_on)
+            graph_hits += key in seen_configs
+            seen_configs.add(key)
+        if dev.type == "cpu" or cfg.sync_steps:
+            _sync(dev)
+        wall.append(time.perf_counter() - t0)
+        cpu.append(cpu_seconds() - c0)
+        compiled_in_step.append((counter.count if counter else 0) - graphs_before)
         losses.append(task_loss)
         drops.append(dropped.detach())
         counts_log.append(counts.detach())
         match_log.append(match)
         correct_log.append(correct)
         rows_log.append(sum(caps) if backend == "padded" else None)
-        if step in mem_steps:
-            mem_series.append((step, _probe_memory(model, opt, x, y, data.task, lc.balance_coef, caps,
-                                                   backend, method.tutel_cf, plan_args)))
-        if abort_drop_assignments is not None and ctrl.stats.dropped_total > abort_drop_assignments:
-            raise _Abort(step)
+        if step in mem_steps and dev.type == "cpu":
+            a0, ac0 = time.perf_counter(), cpu_seconds()
+            mem_series.append((step, _probe_memory(model, opt, x, y, data.task, lc.balance_coef, layout,
+                                                   backend, method.tutel_cf, plan)))
+            aside_w, aside_c = aside_w + time.perf_counter() - a0, aside_c + cpu_seconds() - ac0
+    _sync(dev)
+    total_wall = time.perf_counter() - t_start - aside_w
+    total_cpu = cpu_seconds() - c_start - aside_c
+    if dev.type == "cuda":
+        mem_series = [(cfg.steps - 1, torch.cuda.max_memory_allocated(dev) / 2**20)]
     ctrl.flush()
+    final = _evaluate(model, data, lc.balance_coef, layout, backend, method.tutel_cf, dev, dtype, cfg.steps)
+    m, series = _metrics(cfg, method, data, wall, cpu, compiled_in_step, total_wall, total_cpu, losses, drops,
+                         counts_log, match_log, rows_log, mem_series, decisions, caps, backend, final)
+    m["recompiles"] = float(len(decisions))
+    m["graph_cache_hits"] = float(graph_hits)
+    m["cache_steps_frac"] = cache_steps / cfg.steps
+    if counter is not None:
+        m["graphs_compiled"] = float(counter.count)
+    params = {"method": method.name, "backend": method.backend, "policy": method.policy, "cache": method.cache,
+              "alpha0": alpha0, "caps0": list(caps0), "steps": cfg.steps, "batch_tokens": B, "n_experts": n,
+              "top_k": k, "d_model": lc.d_model, "d_hidden": lc.d_hidden, "workload_kind": cfg.workload.kind,
+              "dataset": cfg.workload.dataset if cfg.workload.kind == "classify" else "",
+              "compile": cfg.compile, "compile_backend": cfg.compile_backend if cfg.compile else "",
+              "compile_caches": cfg.compile_caches if cfg.compile else "", "kernel": kernel, "adam": adam,
+              "dtype": cfg.dtype, "launch_ahead": cfg.controller.launch_ahead,
+              "bucket_alpha": cfg.controller.bucket_alpha, "final_caps": list(caps), "peak_caps": list(peak_caps), "data": data.description}
+    log = "\n".join(f"step {d.step}: caps={list(d.caps)} alpha={d.alpha} cache={d.cache_on}  # {d.reason}"
+                    for d in decisions) or "no configuration change"
+    return TrainResult(m, series, params, {"recompile_log.txt": log + "\n"},
+                       [[int(v) for v in c.tolist()] for c in counts_log])
 
-    # -- metrics ------------------------------------------------------------------------------
+
+def _metrics(cfg, method, data, wall, cpu, compiled, total_wall, total_cpu, losses, drops, counts_log, match_log,
+             rows_log, mem_series, decisions, caps, backend, final):
+    lc = cfg.layer
+    B, n, k = cfg.workload.batch_size, lc.n_experts, lc.top_k
     drops_f = [float(d) for d in drops]
     counts_f = [c.tolist() for c in counts_log]
     loss_f = [float(v) for v in losses]
-    w = min(cfg.warmup_steps, cfg.steps - 1)
-    timed = step_times[w:]
-    total_t = sum(timed)
-    steady = [t for t, f in zip(step_times[w:], fresh[w:]) if not f] or timed
-    med = statistics.median(steady)
-    compile_extra = [max(0.0, t - med) for t, f in zip(step_times, fresh) if f]
-    initial_compile = compile_extra[0] if (cfg.compile and compile_extra) else 0.0
-    recompile_s = sum(compile_extra[1:]) if cfg.compile else 0.0
-    recompile_s += sum(rebuild_s)
+    steady_w = [t for t, c in zip(wall, compiled) if not c] or wall
+    steady_c = [t for t, c in zip(cpu, compiled) if not c] or cpu
+    med_w, med_c = statistics.median(steady_w), statistics.median(steady_c)
+    extra_w = [max(0.0, t - med_w) for t, c in zip(wall, compiled) if c]
+    extra_c = [max(0.0, t - med_c) for t, c in zip(cpu, compiled) if c]
     if method.backend == "tutel":
-        rows_step = [k * B * 0 + n * _tutel_rows(c, method.tutel_cf, k, B) for c in counts_f]
-    elif method.backend in ("dropless",):
+        rows_step = [n * _tutel_rows(c, method.tutel_cf, k, B) for c in counts_f]
+    elif method.backend == "dropless":
         rows_step = [k * B] * cfg.steps
     else:
         rows_step = [r if r is not None else 0 for r in rows_log]
     alpha_eff = [r / (k * B) for r in rows_step]
     needed = [max(c) * n / (k * B) for c in counts_f]
-    final = _evaluate(model, data, lc.balance_coef, caps, backend, method.tutel_cf, dev, cfg.steps)
     tail = max(1, cfg.steps // 10)
+    tokens = B * cfg.steps
     m: dict[str, float] = {
-        "tokens_per_s": B * len(timed) / total_t if total_t > 0 else float("nan"),
-        "tokens_per_s_steady": B / med if med > 0 else float("nan"),
-        "step_ms_median": 1e3 * med,
+        "tokens_per_s": tokens / total_wall if total_wall > 0 else float("nan"),
+        "tokens_per_cpu_s": tokens / total_cpu if total_cpu > 0 else float("nan"),
+        "tokens_per_s_steady": B / med_w if med_w > 0 else float("nan"),
+        "tokens_per_cpu_s_steady": B / med_c if med_c > 0 else float("nan"),
+        "step_ms_median": 1e3 * med_w,
+        "step_cpu_ms_median": 1e3 * med_c,
         "peak_mem_mb": max(v for _, v in mem_series) if mem_series else float("nan"),
         "final_mem_mb": mem_series[-1][1] if mem_series else float("nan"),
         "dropped_frac": sum(drops_f) / (k * B * cfg.steps),
+        "meets_drop_limit": float(sum(drops_f) / (k * B * cfg.steps) < DROP_LIMIT),
         "final_loss": final["loss"],
         "train_loss_tail": sum(loss_f[-tail:]) / tail,
-        "recompiles": float(len(decisions)),
-        "recompile_s": recompile_s,
-        "initial_compile_s": initial_compile,
+        "compile_s": extra_w[0] if extra_w else 0.0,
+        "compile_cpu_s": extra_c[0] if extra_c else 0.0,
+        "recompile_s": sum(extra_w[1:]),
+        "recompile_cpu_s": sum(extra_c[1:]),
         "final_alpha": sum(caps) / (k * B) if backend == "padded" else alpha_eff[-1],
         "mean_alpha": sum(alpha_eff) / len(alpha_eff),
         "alpha_needed_mean": sum(needed) / len(needed),
+        "alpha_needed_max": max(needed),
         "padded_rows_per_token": sum(rows_step) / (B * cfg.steps),
-        "cache_steps_frac": cache_steps / cfg.steps,
-        "train_s": sum(step_times),
+        "train_s": total_wall,
+        "train_cpu_s": total_cpu,
         "threads": float(torch.get_num_threads()),
     }
     if data.task == "classify":
         m["accuracy"] = final["accuracy"]
-    if counter is not None:
-        m["graphs_compiled"] = float(counter.count)
     matches = [float(v) for v in match_log if v is not None]
     if matches:
         m["cache_match_mean"] = sum(matches) / len(matches)
     series = {
         "loss": loss_f,
-        "tokens_per_s": [B / t if t > 0 else float("nan") for t in step_times],
+        "tokens_per_s": [B / t if t > 0 else float("nan") for t in wall],
+        "step_cpu_s": cpu,
         "capacity_factor": alpha_eff,
         "alpha_needed": needed,
         "drops": drops_f,
+        "compiled_graphs": [float(c) for c in compiled],
         "recompile_steps": [float(d.step) for d in decisions],
         "mem_steps": [float(s) for s, _ in mem_series],
         "mem_mb": [v for _, v in mem_series],
     }
     if matches:
         series["cache_match"] = [float("nan") if v is None else float(v) for v in match_log]
-    params = {"method": method.name, "backend": method.backend, "policy": method.policy, "cache": method.cache,
-              "alpha0": alpha0, "caps0": list(caps0), "steps": cfg.steps, "batch_tokens": B, "n_experts": n, "top_k": k,
-              "d_model": lc.d_model, "d_hidden": lc.d_hidden, "workload_kind": cfg.workload.kind,
-              "dataset": cfg.workload.dataset if cfg.workload.kind == "classify" else "",
-              "compile": cfg.compile, "compile_backend": cfg.compile_backend if cfg.compile else "",
-              "launch_ahead": cfg.controller.launch_ahead, "final_caps": list(caps),
-              "data": data.description}
-    log = "\n".join(f"step {d.step}: caps={list(d.caps)} alpha={d.alpha} cache={d.cache_on}  # {d.reason}"
-                    for d in decisions) or "no configuration change"
-    state = None
-    if keep_state:
-        state = {"model": model, "opt": opt, "caps": caps, "backend": backend, "tutel_cf": method.tutel_cf,
-                 "data": data, "plans": {p: plan_cache[p] for p in plan_cache} if ctrl.cache_on else {},
-                 "task": data.task, "coef": lc.balance_coef, "batch": B, "threads": cfg.threads}
-    return TrainResult(m, series, params, {"recompile_log.txt": log + "\n"}, state)
+    return m, series
 
 
 def _sync(dev: torch.device) -> None:
@@ -318,10 +429,6 @@ def _sync(dev: torch.device) -> None:
 
 
 def _tutel_rows(counts: list[float], cf: float, k: int, B: int) -> int:
-    return tutel_capacity_from_list(cf, counts, k, B)
-
-
-def tutel_capacity_from_list(cf: float, counts: list[float], k: int, B: int) -> int:
     n = len(counts)
     static = k * int(abs(cf) * ((B + n - 1) // n))
     if cf > 0:
@@ -338,13 +445,15 @@ def _mem_steps(steps: int, samples: int) -> set[int]:
     return {round(i * (steps - 1) / (samples - 1)) for i in range(samples)}
 
 
-def _probe_memory(model, opt, x, y, task, coef, caps, backend, tutel_cf, plan_args) -> float:
+def _probe_memory(model, opt, x, y, task, coef, layout, backend, tutel_cf, plan) -> float:
     """Peak MB of one eager forward+backward at the configuration in force (no update)."""
     opt.zero_grad(set_to_none=True)
     state = [t for s in opt.state.values() for t in s.values() if isinstance(t, torch.Tensor)]
     persistent = list(model.parameters()) + state
-    with TensorMemoryTracker(exclude=persistent + [x, y, *plan_args]) as tr:
-        loss, *_ = forward_loss(model, x, y, task, coef, caps, backend, tutel_cf, *plan_args)
+    plan_t = [plan.topi, plan.slot, plan.src, plan.keep, plan.counts] if plan is not None else []
+    layout_t = [layout.cap_t, layout.starts, layout.seg.offs, layout.seg.row_expert] if layout is not None else []
+    with TensorMemoryTracker(exclude=persistent + [x, y, *plan_t, *layout_t]) as tr:
+        loss, *_ = forward_loss(model, x, y, task, coef, layout, backend, tutel_cf, plan)
         loss.backward()
         del loss
     opt.zero_grad(set_to_none=True)
@@ -352,14 +461,14 @@ def _probe_memory(model, opt, x, y, task, coef, caps, backend, tutel_cf, plan_ar
 
 
 @torch.no_grad()
-def _evaluate(model, data: Data, coef, caps, backend, tutel_cf, dev, step: int = 0) -> dict[str, float]:
+def _evaluate(model, data: Data, coef, layout, backend, tutel_cf, dev, dtype, step: int = 0) -> dict[str, float]:
     """Held-out loss (and accuracy) with the method's final dispatch configuration, on held-out tokens
     from the distribution the stream has at ``step`` (drifting workloads)."""
     model.eval()
     tot, correct, n = 0.0, 0, 0
     for x, y in (data.eval_at(step) if data.eval_at else data.eval_set):
-        x, y = x.to(dev), y.to(dev)
-        _, task_loss, _, _, _, c = forward_loss(model, x, y, data.task, coef, caps, backend, tutel_cf)
+        x, y = x.to(dev, dtype if x.is_floating_point() else x.dtype), y.to(dev)
+        _, task_loss, _, _, _, c = forward_loss(model, x, y, data.task, coef, layout, backend, tutel_cf)
         tot += float(task_loss) * len(x)
         correct += int(c)
         n += len(x)
@@ -367,42 +476,15 @@ def _evaluate(model, data: Data, coef, caps, backend, tutel_cf, dev, step: int =
     return {"loss": tot / n, "accuracy": correct / n}
 
 
-def abort_type() -> type:
-    return _Abort
-
-
 def with_method(cfg: RunConfig, method: str) -> RunConfig:
     """Copy of ``cfg`` running ``method``."""
     return replace(cfg, method=method)
 
 
-__all__ = ["TrainResult", "train", "forward_loss", "CountingBackend", "with_method", "capacity_for"]
+def capacity_rows(alpha: float, cfg: RunConfig) -> int:
+    """Expert buffer rows of a static alpha on ``cfg``'s workload."""
+    return capacity_for(alpha, cfg.layer.top_k, cfg.layer.n_experts, cfg.workload.batch_size)
 
 
-def steady_step_times(state: dict, n_steps: int, start: int = 0) -> list[float]:
-    """Wall times of ``n_steps`` further training steps at a run's *final* configuration (frozen:
-    no statistics, no controller). The benchmark interleaves these across methods so every method
-    is timed under the same background load."""
-    model, opt, data = state["model"], state["opt"], state["data"]
-    before = torch.get_num_threads()
-    if state.get("threads"):
-        torch.set_num_threads(state["threads"])
-    times = []
-    try:
-        for i in range(n_steps):
-            step = start + i
-            dev = next(model.parameters()).device
-            x, y = (t.to(dev) for t in data.batch(step))
-            p = state["plans"].get(step % data.n_batches)
-            plan_args = (p.topi, p.slot, p.src, p.keep, p.counts) if p is not None else ()
-            t0 = time.perf_counter()
-            opt.zero_grad(set_to_none=True)
-            loss, *_ = forward_loss(model, x, y, state["task"], state["coef"], state["caps"], state["backend"],
-                                    state["tutel_cf"], *plan_args)
-            loss.backward()
-            opt.step()
-            _sync(dev)
-            times.append(time.perf_counter() - t0)
-    finally:
-        torch.set_num_threads(before)
-    return times
+__all__ = ["TrainResult", "train", "forward_loss", "CountingBackend", "with_method", "make_optimizer",
+           "compiler_settings", "cpu_seconds"]

@@ -10,11 +10,11 @@ runner = CliRunner()
 
 
 def test_bench_json():
-    res = runner.invoke(app, ["bench", "-w", "micro-tiny", "-m", "static-cf-expert", "-m", "dropless",
+    res = runner.invoke(app, ["bench", "-w", "micro-tiny", "-m", "static-cf-oracle", "-m", "dropless",
                               "--steps", "6", "--json"])
     assert res.exit_code == 0, res.output
     out = json.loads(res.stdout)
-    assert {r["method"] for r in out["runs"]} == {"static-cf-expert", "dropless"}
+    assert {r["method"] for r in out["runs"]} == {"static-cf-oracle", "dropless"}
     for r in out["runs"]:
         assert r["status"] == "ok"
         for k in ("tokens_per_s", "peak_mem_mb", "dropped_frac", "final_loss", "recompiles", "recompile_s"):
@@ -29,7 +29,7 @@ def test_bench_table():
 
 def test_bad_input_exits_2_without_traceback():
     for args in (["bench", "-w", "nope"], ["bench", "-m", "nope"], ["bench", "--steps", "0"],
-                 ["bench", "--compile", "-m", "dropless"]):
+                 ["bench", "-s", "weekly"]):
         res = runner.invoke(app, args)
         assert res.exit_code == 2, args
         assert "error:" in res.stderr and "Traceback" not in res.output

@@ -109,7 +109,7 @@ def test_local_capacities_follow_each_experts_load():
     counts = [110, 50, 30, 10, 5, 5, 5, 5]  # loads in alpha units: 4.4, 2.0, 1.2, 0.4, 0.2...
     c.observe(StepStats(0, counts, 0))
     d = c.after_step(0)
-    assert d is not None and d.alpha is None and "grow" in d.reason  # expert 0 above its 100 rows (alpha0 = 4)
+    assert d is not None and d.alpha is None and "fit" in d.reason  # the first decision fits every expert
     assert d.caps == tuple(min(B, math.ceil(1.3 * v / 4) * 4) for v in counts)
     c.observe(StepStats(1, counts, 0))
     assert c.after_step(1) is None  # same loads: no recompile
@@ -119,7 +119,7 @@ def test_local_shrinks_only_when_it_saves_enough():
     c = _ctrl("local", local_headroom=1.0, local_quantum=1, local_shrink_ratio=0.85, local_grow_margin=1.0)
     c.observe(StepStats(0, [85, 85] + [5] * 6, 0))  # target 200 rows vs 800: shrink
     d = c.after_step(0)
-    assert d.caps == (85, 85) + (5,) * 6 and "shrink" in d.reason
+    assert d.caps == (85, 85) + (5,) * 6 and "fit" in d.reason
     c.observe(StepStats(1, [86, 86] + [5] * 6, 0))  # load 86 > capacity 85: grow
     assert c.after_step(1).caps == (86, 86) + (5,) * 6
     c.observe(StepStats(2, [80, 80] + [5] * 6, 0))  # fits, and refitting would save < 15 %: no change
@@ -166,3 +166,23 @@ def test_local_grow_margin_refits_before_drops():
     c.observe(StepStats(1, [60] * 8, 0))  # 60 * 1.1 = 66 > 65: grow before anything is dropped
     d = c.after_step(1)
     assert d.caps == (78,) * 8 and "grow" in d.reason
+
+
+def test_local_grows_only_the_experts_that_need_it():
+    c = _ctrl("local", local_headroom=1.0, local_quantum=1, local_grow_margin=1.0, local_z=0.0)
+    c.observe(StepStats(0, [40, 30] + [20] * 6, 0))
+    assert c.after_step(0).caps == (40, 30) + (20,) * 6  # fit
+    c.observe(StepStats(1, [50, 10] + [20] * 6, 0))  # expert 0 over, expert 1 far under
+    d = c.after_step(1)
+    assert d.caps == (50, 30) + (20,) * 6 and "grow" in d.reason  # expert 1 keeps its capacity
+
+
+def test_bucketing_rounds_capacities_up_to_the_bucket():
+    c = _ctrl(bucket_alpha=0.25)  # 0.25 * k*B/n = 6.25 -> 7 rows
+    assert c.bucket_rows() == 7
+    c.observe(StepStats(0, _counts_for_needed(1.2), 0))
+    d = c.after_step(0)
+    assert d.caps[0] % 7 == 0 and d.caps[0] >= capacity_for(1.3 * 1.2, K, N, B)
+    loc = _ctrl("local", bucket_alpha=0.25, local_quantum=1)
+    loc.observe(StepStats(0, [33, 27, 25, 25, 25, 25, 20, 20], 0))
+    assert all(cap % 7 == 0 for cap in loc.after_step(0).caps)

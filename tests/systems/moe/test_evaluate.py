@@ -9,10 +9,10 @@ from systems.core.execute import execute
 def test_spec_contract():
     spec = get_system("moe")
     assert spec.primary_metric == "tokens_per_s" and spec.direction == "max"
-    assert spec.reference_baseline == "static-cf-expert"
+    assert spec.reference_baseline == "static-cf-2.0"
     assert set(spec.baselines) <= set(spec.method_names)
     assert spec.quality.metric == "final_loss" and spec.quality.direction == "min"
-    for m in ("static-cf-1.0", "static-cf-1.25", "static-cf-2.0", "dynamic-cf", "local-cf", "cache",
+    for m in ("static-cf-0.625", "static-cf-1.0", "static-cf-1.25", "static-cf-2.0", "static-cf-oracle", "dynamic-cf", "local-cf", "cache",
               "tutel-cf0", "dropless", "peer-moe"):
         assert m in spec.method_names
 

@@ -53,22 +53,24 @@ def test_caching_reproduces_the_cached_assignment(monkeypatch):
 
 def test_compiled_graph_specialises_on_capacities():
     torch.manual_seed(0)
-    from systems.moe.layer import MoEModel
+    from systems.moe.layer import MoEModel, make_layout
 
     cfg = moe_debug_cpu()
     model = MoEModel(32, 32, cfg.layer)
+    model.moe.experts.resolve_kernel()
     x, y = torch.randn(64, 32), torch.randn(64, 32)
     counter = CountingBackend("eager")
     import torch._dynamo as dynamo
 
     dynamo.reset()
     fn = torch.compile(forward_loss, backend=counter, dynamic=False)
-    a, b = (32,) * 4, (16, 40, 24, 32)
-    for caps, expect in ((a, 1), (a, 1), (b, 2), (b, 2), (a, 2)):
-        out = fn(model, x, y, "regress", 0.01, caps, "padded", 0.0)
-        ref = forward_loss(model, x, y, "regress", 0.01, caps, "padded", 0.0)
+    a, b = make_layout((32,) * 4), make_layout((16, 40, 24, 32))
+    for lay, expect in ((a, 1), (make_layout((32,) * 4), 1), (b, 2), (b, 2), (a, 2)):
+        out = fn(model, x, y, "regress", 0.01, lay, "padded", 0.0)
+        ref = forward_loss(model, x, y, "regress", 0.01, lay, "padded", 0.0)
         assert counter.count == expect
         assert torch.allclose(out[0], ref[0], atol=1e-5)
+    dynamo.reset()
 
 
 @pytest.mark.parametrize("method", ["static-cf-1.25", "local-cf", "dynamic-cf"])
@@ -125,28 +127,33 @@ def test_metrics_and_series_shape():
     assert res.series["capacity_factor"] == [1.0] * 10
 
 
-def test_expert_picks_smallest_alpha_under_one_percent_drops():
+def test_oracle_picks_the_smallest_capacity_under_the_drop_limit():
     import json
 
-    res = train(replace(moe_debug_cpu(), method="static-cf-expert", steps=12, mem_samples=0))
-    sel = json.loads(res.artifacts["expert_selection.json"])
-    chosen = sel["chosen_alpha"]
-    assert res.metrics["expert_alpha"] == chosen
-    for cand in sel["candidates"]:
-        if cand["alpha"] < chosen:
-            assert cand["dropped_frac"] == ">= 0.01" or cand["dropped_frac"] >= 0.01
-    if res.metrics["expert_meets_1pct"]:
-        assert res.metrics["dropped_frac"] < 0.01
-    # the chosen run is exactly the static run at that alpha
-    direct = train(replace(moe_debug_cpu(), method=f"static-cf-{chosen}", steps=12, mem_samples=0))
-    assert direct.metrics["final_loss"] == pytest.approx(res.metrics["final_loss"])
-    assert direct.metrics["dropped_frac"] == res.metrics["dropped_frac"]
+    from systems.moe.baselines import oracle_capacity, projected_drops, run_oracle
+    from systems.moe.methods import DROP_LIMIT
+
+    trace = [[30, 10, 12, 12], [20, 20, 20, 4], [40, 8, 8, 8]]  # k*B = 64 per step, 192 in all
+    cap = oracle_capacity(trace, k=2, batch=32, limit=0.05)  # budget: < 9.6 dropped
+    assert projected_drops(trace, cap) < 0.05 * 192 <= projected_drops(trace, cap - 1)
+    cfg = replace(moe_debug_cpu(), method="static-cf-oracle", steps=12, mem_samples=0)
+    res = run_oracle(cfg)
+    sel = json.loads(res.artifacts["oracle_selection.json"])
+    assert res.metrics["oracle_alpha"] == sel["chosen_alpha"] == sel["tries"][-1]["alpha"]
+    assert res.metrics["dropped_frac"] < DROP_LIMIT or len(sel["tries"]) == 3
+    # the reported run is exactly the static run at that capacity
+    unit = 2 * 64 / 4
+    assert res.params["final_caps"] == [round(sel["chosen_alpha"] * unit)] * 4
+    with pytest.raises(ValueError, match="run_oracle"):
+        train(cfg)
 
 
 def test_bad_configs_fail_clearly():
     with pytest.raises(ValueError, match="unknown moe method"):
         train(replace(moe_debug_cpu(), method="fast-moe"))
     with pytest.raises(ValueError, match="compile=True needs capacities"):
-        train(replace(moe_debug_cpu(), method="dropless", compile=True))
+        train(replace(moe_debug_cpu(), method="tutel-cf0", compile=True))
+    with pytest.raises(ValueError, match="dtype"):
+        train(replace(moe_debug_cpu(), dtype="float8"))
     with pytest.raises(ValueError, match="steps must be"):
         train(replace(moe_debug_cpu(), steps=0))
