@@ -68,7 +68,7 @@ def training_curves(ctx: FlowContext) -> None:
     c1, c2 = st.columns([1, 2])
     w = c1.selectbox("Workload", workloads, key="moe_workload")
     methods = list(dict.fromkeys(ctx.ok.loc[ctx.ok["workload"] == w, "method"]))
-    default = [m for m in methods if m in ("static-cf-expert", "dynamic-cf", "local-cf", "cache")] or methods[:4]
+    default = [m for m in methods if m in ("static-cf-2.0", "static-cf-oracle", "dynamic-cf", "local-cf", "cache")] or methods[:4]
     chosen = c2.multiselect("Methods", methods, default=default, key="moe_methods")
     recompiles = ctx.curves("recompile_steps", w)
     colors = {m: qualitative.Plotly[i % len(qualitative.Plotly)] for i, m in enumerate(methods)}

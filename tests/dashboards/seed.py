@@ -24,7 +24,7 @@ PLAN: dict[str, list[tuple[str, list[str] | None, dict]]] = {
     "hag": [("karate", ["gnn-graph", "hag-greedy", "hag-cap-0.5"], {})],
     "layerwise": [("micro_cnn@2", ["layerwise-dp", "data-parallel"], {}),
                   ("micro_cnn@4", ["layerwise-dp", "data-parallel"], {})],
-    "moe": [("micro-tiny", ["static-cf-expert", "dynamic-cf"], {})],
+    "moe": [("micro-tiny", ["static-cf-2.0", "dynamic-cf"], {})],
     "mapper": [("circuit", ["expert", "random-search"], {"iterations": 4})],
     "precision": [("digits-tiny", ["pi-op", "ours"], {})],
 }
