@@ -148,14 +148,12 @@ def overhead(models: list[tuple[str, int]], rounds: int, compiled: bool) -> list
 def memory(side: int, batch: int) -> list[dict]:
     """Peak memory of one training step (CPU allocator reports) with float32 vs real 8-bit saved tensors."""
     import torch
-    import torch.nn.functional as F
 
     from systems.precision.assign import Assignment
     from systems.precision.baselines import pi_op, unif_lo
-    from systems.precision.emulate import Emulator
     from systems.precision.graph import trace
     from systems.precision.models import build_model
-    from systems.precision.storage import Fp8SavedTensors, measure_peak
+    from systems.precision.storage import step_peaks
 
     torch.set_num_threads(1)
     torch.manual_seed(0)
@@ -164,25 +162,7 @@ def memory(side: int, batch: int) -> list[dict]:
     x, y = torch.randn(batch, 1, side, side), torch.randint(0, 10, (batch,))
     rows = []
     for label, a in (("fp32", Assignment.fp32(g)), ("pi-op", pi_op(g)), ("unif-lo", unif_lo(g))):
-        out = {}
-        for store in (False, True):
-            m = copy.deepcopy(net)
-            emu = Emulator(m, a, record=False)
-
-            def step(emu=emu, store=store):
-                if store:
-                    with Fp8SavedTensors() as s:
-                        loss = F.cross_entropy(emu.forward(x), y)
-                    loss.backward()
-                    return s.stats
-                F.cross_entropy(emu.forward(x), y).backward()
-                return None
-            step()
-            for p in m.parameters():
-                p.grad = None
-            stats, peak = measure_peak(step)
-            out[store] = (peak, stats, torch.cat([p.grad.flatten() for p in m.parameters()]))
-            emu.remove()
+        out = step_peaks(net, a, x, y)
         st = out[True][1]
         rows.append({"assignment": label, "peak_fp32_saved": out[False][0], "peak_8bit_saved": out[True][0],
                      "saved_bytes_fp32": st.bytes_fp32, "saved_bytes_stored": st.bytes_stored, "packed": st.packed,

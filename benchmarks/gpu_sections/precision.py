@@ -110,13 +110,11 @@ def _overhead(ctx, side: int, batch: int, width: float, rounds: int, compiled: b
 
 def _memory(ctx, side: int, batch: int, width: float, model: str = "resnet18") -> None:
     import torch
-    import torch.nn.functional as F
 
     from systems.precision import floatfmt
     from systems.precision.assign import Assignment
     from systems.precision.baselines import pi_op, unif_lo
-    from systems.precision.emulate import Emulator
-    from systems.precision.storage import Fp8SavedTensors, measure_peak
+    from systems.precision.storage import step_peaks
 
     floatfmt.set_backend("eager")
     dev = ctx.device
@@ -129,25 +127,7 @@ def _memory(ctx, side: int, batch: int, width: float, model: str = "resnet18") -
     for label, a in assignments:
         if ctx.time_left() < 10:
             break
-        out = {}
-        for store in (False, True):
-            m = copy.deepcopy(net)
-            emu = Emulator(m, a, record=False)
-
-            def step(emu=emu, store=store):
-                if store:
-                    with Fp8SavedTensors() as s:
-                        loss = F.cross_entropy(emu.forward(x), y)
-                    loss.backward()
-                    return s.stats
-                F.cross_entropy(emu.forward(x), y).backward()
-                return None
-            step()
-            for p in m.parameters():
-                p.grad = None
-            stats, peak = measure_peak(step, dev)
-            out[store] = (peak, stats, torch.cat([p.grad.flatten() for p in m.parameters()]))
-            emu.remove()
+        out = step_peaks(net, a, x, y, dev)
         st = out[True][1]
         same = bool(torch.equal(out[False][2].view(torch.int32), out[True][2].view(torch.int32)))
         ctx.check(f"8-bit saved activations leave the gradients bit-identical ({label})", same)

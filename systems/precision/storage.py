@@ -141,3 +141,39 @@ def measure_peak(fn, device: str = "cpu") -> tuple[object, int]:
         cur += e.nbytes()
         peak = max(peak, cur)
     return out, int(peak)
+
+
+def step_peaks(net, assignment, x: torch.Tensor, y: torch.Tensor, device: str = "cpu") -> dict:
+    """One training step's peak memory with saved activations kept as float32 and as real 8-bit tensors.
+
+    Returns ``{False: (peak_bytes, None, grads), True: (peak_bytes, StorageStats, grads)}``; ``grads`` is
+    the flattened gradient of a fresh copy of ``net`` (so the two runs can be checked bit-identical). A
+    warm-up step runs first so one-time allocations stay out of the measured step.
+    """
+    import copy
+
+    import torch.nn.functional as F
+
+    from systems.precision.emulate import Emulator
+
+    out = {}
+    for store in (False, True):
+        m = copy.deepcopy(net)
+        emu = Emulator(m, assignment, record=False)
+
+        def step(emu=emu, store=store):
+            if store:
+                with Fp8SavedTensors() as s:
+                    loss = F.cross_entropy(emu.forward(x), y)
+                loss.backward()
+                return s.stats
+            F.cross_entropy(emu.forward(x), y).backward()
+            return None
+
+        step()
+        for p in m.parameters():
+            p.grad = None
+        stats, peak = measure_peak(step, device)
+        out[store] = (peak, stats, torch.cat([p.grad.flatten() for p in m.parameters()]))
+        emu.remove()
+    return out

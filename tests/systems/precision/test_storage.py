@@ -1,18 +1,15 @@
 """Real 8-bit storage of saved activations: lossless (bit-identical gradients), smaller measured peak."""
 
-import copy
 
 import pytest
 import torch
-import torch.nn.functional as F
 
 from systems.precision.assign import Assignment
 from systems.precision.baselines import unif_lo
-from systems.precision.emulate import Emulator
 from systems.precision.floatfmt import FP_4_3_4, FP_5_2_0, quantize_fmt
 from systems.precision.graph import trace
 from systems.precision.models import build_model
-from systems.precision.storage import Fp8SavedTensors, _decode, _encode, measure_peak
+from systems.precision.storage import _decode, _encode, step_peaks
 
 
 def test_encoding_is_exact_or_refused():
@@ -34,26 +31,7 @@ def test_saved_activations_in_8_bits_train_bit_identically_and_use_less_memory(a
     g = trace(net, (1, 16, 16), 64)
     a = unif_lo(g) if assign == "unif-lo" else Assignment.fp32(g)
     x, y = torch.randn(64, 1, 16, 16), torch.randint(0, 10, (64,))
-    res = {}
-    for store in (False, True):
-        m = copy.deepcopy(net)
-        emu = Emulator(m, a)
-
-        def step():
-            if store:
-                with Fp8SavedTensors() as s:
-                    loss = F.cross_entropy(emu.forward(x), y)
-                loss.backward()
-                return s.stats
-            F.cross_entropy(emu.forward(x), y).backward()
-            return None
-
-        step()  # warm-up: one-time allocations stay out of the measured step
-        for p in m.parameters():
-            p.grad = None
-        stats, peak = measure_peak(step)
-        res[store] = (peak, stats, torch.cat([p.grad.flatten() for p in m.parameters()]))
-        emu.remove()
+    res = step_peaks(net, a, x, y)
     assert torch.equal(res[False][2].view(torch.int32), res[True][2].view(torch.int32))
     st = res[True][1]
     assert res[False][0] > 0 and res[True][0] > 0
