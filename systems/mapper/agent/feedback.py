@@ -368,30 +368,15 @@ def _interpret_ok(outcome, mapper: str, app, best_time_s: float | None):
         else:
             expl.append(f"Not better than the best so far ({_fmt_t(best_time_s)}; this one is "
                         f"{t / best_time_s:.3f}x slower).")
-    task_time: dict = _pget(profile, "task_time_s", "per_task_time_s", "task_time", default={}) or {}
-    copy_bytes: dict = _pget(profile, "copy_bytes", "copy_bytes_per_channel", "channel_bytes", default={}) or {}
-    copy_time = _pget(profile, "copy_time_s", "total_copy_time_s", default=None)
-    busy: dict = _pget(profile, "busy_fraction", "busy", "proc_busy_fraction", default={}) or {}
-    heavy = _pget(profile, "top_copy_regions", "copy_heavy_regions", default=[]) or []
-    task_proc: dict = _pget(profile, "processor_kind_of_task", "task_proc_kind", default={}) or {}
-    peak: dict = _pget(profile, "peak_bytes", "peak_bytes_per_memory", default={}) or {}
-    if task_time:
-        total = sum(float(v) for v in task_time.values()) or 1.0
-        top = sorted(task_time.items(), key=lambda kv: -float(kv[1]))[:3]
-        expl.append("Time by task: " + ", ".join(f"{k} {100 * float(v) / total:.0f}%" for k, v in top) + ".")
-    total_copy = sum(float(v) for v in copy_bytes.values()) if isinstance(copy_bytes, dict) else 0.0
-    if total_copy > 0:
-        top = sorted(copy_bytes.items(), key=lambda kv: -float(kv[1]))[:3]
-        expl.append("Copies by channel: " + ", ".join(f"{k} {_fmt_bytes(float(v))}" for k, v in top) + ".")
-    if isinstance(busy, dict) and busy:
-        expl.append("Busy fraction: " + ", ".join(f"{k} {100 * float(v):.0f}%" for k, v in busy.items()) + ".")
-    if peak:
-        expl.append("Peak memory: " + ", ".join(f"{k} {_fmt_bytes(float(v))}" for k, v in list(peak.items())[:4]) + ".")
-    gpu_busy = busy.get("GPU") if isinstance(busy, dict) else None
-    copy_dominated = bool(copy_time and t and float(copy_time) > 0.3 * t) or (
-        not copy_time and total_copy > 0 and bool(heavy) and (gpu_busy is None or float(gpu_busy) < 0.6))
-    hr = [h if isinstance(h, str) else (h.get("region") if isinstance(h, dict) else str(h[0])) for h in heavy][:3]
-    hr = [h for h in hr if h]
+    rp = _run_profile(profile)
+    task_time, task_proc, gpu_busy, hr = rp.task_time, rp.task_proc, rp.gpu_busy, rp.heavy_regions
+    expl += rp.summary()
+    if rp.busy:
+        expl.append("Busy fraction: " + ", ".join(f"{k} {100 * float(v):.0f}%" for k, v in rp.busy.items()) + ".")
+    if rp.peak:
+        expl.append("Peak memory: " + ", ".join(f"{k} {_fmt_bytes(float(v))}" for k, v in list(rp.peak.items())[:4])
+                    + ".")
+    copy_dominated = rp.copy_dominated(t)
     if copy_dominated and hr:
         r = hr[0]
         expl.append(f"Explanation: data movement dominates this run; region(s) {', '.join(hr)} are copied most.")
@@ -615,6 +600,60 @@ def _pget(profile: dict, *keys, default=None):
     return default
 
 
+@dataclass
+class _RunProfile:
+    """What the feedback reads from a successful run's profile (the simulator's keys, with fallbacks)."""
+
+    task_time: dict
+    copy_bytes: dict
+    copy_time: float | None
+    busy: dict
+    task_proc: dict
+    peak: dict
+    heavy_regions: list
+
+    @property
+    def total_copy(self) -> float:
+        return sum(float(v) for v in self.copy_bytes.values()) if isinstance(self.copy_bytes, dict) else 0.0
+
+    @property
+    def gpu_busy(self):
+        return self.busy.get("GPU") if isinstance(self.busy, dict) else None
+
+    def summary(self) -> list[str]:
+        """``Time by task`` and ``Copies by channel`` sentences (top three of each)."""
+        out = []
+        if self.task_time:
+            total = sum(float(v) for v in self.task_time.values()) or 1.0
+            top = sorted(self.task_time.items(), key=lambda kv: -float(kv[1]))[:3]
+            out.append("Time by task: " + ", ".join(f"{k} {100 * float(v) / total:.0f}%" for k, v in top) + ".")
+        if self.total_copy > 0:
+            top = sorted(self.copy_bytes.items(), key=lambda kv: -float(kv[1]))[:3]
+            out.append("Copies by channel: " + ", ".join(f"{k} {_fmt_bytes(float(v))}" for k, v in top) + ".")
+        return out
+
+    def copy_dominated(self, t: float | None) -> bool:
+        """Copies take > 30% of the run, or (no copy time reported) large copies happen while the GPUs idle."""
+        gpu_busy = self.gpu_busy
+        return bool(self.copy_time and t and float(self.copy_time) > 0.3 * t) or (
+            not self.copy_time and self.total_copy > 0 and bool(self.heavy_regions)
+            and (gpu_busy is None or float(gpu_busy) < 0.6))
+
+
+def _run_profile(profile: dict) -> _RunProfile:
+    heavy = _pget(profile, "top_copy_regions", "copy_heavy_regions", default=[]) or []
+    regions = [h if isinstance(h, str) else (h.get("region") if isinstance(h, dict) else str(h[0])) for h in heavy][:3]
+    busy = _pget(profile, "busy_fraction", "busy", "proc_busy_fraction", default={}) or {}
+    return _RunProfile(
+        task_time=_pget(profile, "task_time_s", "per_task_time_s", "task_time", default={}) or {},
+        copy_bytes=_pget(profile, "copy_bytes", "copy_bytes_per_channel", "channel_bytes", default={}) or {},
+        copy_time=_pget(profile, "copy_time_s", "total_copy_time_s", default=None),
+        busy=busy if isinstance(busy, dict) else {},
+        task_proc=_pget(profile, "processor_kind_of_task", "task_proc_kind", default={}) or {},
+        peak=_pget(profile, "peak_bytes", "peak_bytes_per_memory", default={}) or {},
+        heavy_regions=[r for r in regions if r])
+
+
 def _oracle_ok(outcome, mapper: str, app, best_time_s: float | None) -> Feedback:
     t = getattr(outcome, "time_s", None)
     lb = getattr(outcome, "lower_bound_s", None)
@@ -631,33 +670,10 @@ def _oracle_ok(outcome, mapper: str, app, best_time_s: float | None) -> Feedback
         parts.append(f"Lower bound under the model: {_fmt_t(lb)} (this mapper is {t / lb:.2f}x above it).")
     sugg: list[Suggestion] = []
 
-    task_time: dict = _pget(profile, "task_time_s", "per_task_time_s", "task_time", default={}) or {}
-    copy_bytes: dict = _pget(profile, "copy_bytes", "copy_bytes_per_channel", "channel_bytes", default={}) or {}
-    copy_time = _pget(profile, "copy_time_s", "total_copy_time_s", default=None)
-    busy: dict = _pget(profile, "busy_fraction", "busy", "proc_busy_fraction", default={}) or {}
-    heavy = _pget(profile, "top_copy_regions", "copy_heavy_regions", default=[]) or []
-    task_proc: dict = _pget(profile, "processor_kind_of_task", "task_proc_kind", default={}) or {}
-    peak: dict = _pget(profile, "peak_bytes", "peak_bytes_per_memory", default={}) or {}
-
-    if task_time:
-        total = sum(float(v) for v in task_time.values()) or 1.0
-        top = sorted(task_time.items(), key=lambda kv: -float(kv[1]))[:3]
-        parts.append("Time by task: " + ", ".join(f"{k} {100 * float(v) / total:.0f}%" for k, v in top) + ".")
-    total_copy = sum(float(v) for v in copy_bytes.values()) if isinstance(copy_bytes, dict) else 0.0
-    if total_copy > 0:
-        top = sorted(copy_bytes.items(), key=lambda kv: -float(kv[1]))[:3]
-        parts.append("Copies by channel: " + ", ".join(f"{k} {_fmt_bytes(float(v))}" for k, v in top) + ".")
-    gpu_busy = busy.get("GPU") if isinstance(busy, dict) else None
-    # copy-dominated: the simulator reports copy volume, not copy time; processors idle while
-    # large copies happen means data movement is on the critical path
-    copy_dominated = bool(copy_time and t and float(copy_time) > 0.3 * t) or (
-        not copy_time and total_copy > 0 and bool(heavy) and (gpu_busy is None or float(gpu_busy) < 0.6))
-    if heavy:
-        hr = [h if isinstance(h, str) else (h.get("region") if isinstance(h, dict) else str(h[0]))
-              for h in heavy][:3]
-        hr = [h for h in hr if h]
-    else:
-        hr = []
+    rp = _run_profile(profile)
+    task_time, task_proc, gpu_busy, hr = rp.task_time, rp.task_proc, rp.gpu_busy, rp.heavy_regions
+    parts += rp.summary()
+    copy_dominated = rp.copy_dominated(t)
     if copy_dominated and hr:
         r = hr[0]
         size = float(getattr(app_regions_of(app).get(r), "size_bytes", 0) or 0)
@@ -709,7 +725,7 @@ def _oracle_ok(outcome, mapper: str, app, best_time_s: float | None) -> Feedback
         parts.append("Suggestion: " + tip)
         sugg.append(Suggestion("set_layout", task=slow, value=("F_order" if lay == "C_order" else "C_order"), text=tip))
         sugg.append(Suggestion("remap", task=slow, text=tip))
-    if peak:
-        tight = [f"{k} {_fmt_bytes(float(v))}" for k, v in list(peak.items())[:4]]
+    if rp.peak:
+        tight = [f"{k} {_fmt_bytes(float(v))}" for k, v in list(rp.peak.items())[:4]]
         parts.append("Peak memory: " + ", ".join(tight) + ".")
     return Feedback("oracle", "ok", t, "\n".join(parts), suggestions=sugg)
